@@ -1,0 +1,1 @@
+"""The learning domain: HSK vocabulary, challenges, spaced repetition, scores and feedback."""

@@ -1,0 +1,1 @@
+"""Looking at photos: image checks, the character verifier and text-line OCR."""

@@ -1,0 +1,622 @@
+"""SQLite implementation of the storage protocols on aiosqlite (WAL, busy timeout, foreign keys)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.migrations import migrate
+from storage.protocols import (
+    AttemptRecord,
+    ChallengeRecord,
+    ChatRecord,
+    CorrectionRecord,
+    LeaderboardRow,
+    UserRecord,
+    UserStats,
+)
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _ts(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("datetimes must be timezone-aware")
+    return value.astimezone(UTC).isoformat()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _hhmm(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+class _Db:
+    """One connection plus a lock that gives it to one coroutine at a time.
+
+    aiosqlite runs every statement of a connection on one thread, but coroutines can
+    interleave between statements. Without the lock a second coroutine's statements
+    land inside another's BEGIN ... COMMIT, and a write that starts while a read cursor
+    is still open holds a stale WAL snapshot, which SQLite refuses at once with "database
+    is locked" instead of waiting for the busy timeout. Reads therefore take it too.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self.lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self.lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def one(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self.lock, self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.lock, self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+
+def _user(row: aiosqlite.Row) -> UserRecord:
+    return UserRecord(
+        id=row["id"],
+        platform=row["platform"],
+        external_id=row["external_id"],
+        display_name=row["display_name"],
+        language=row["language"],
+    )
+
+
+def _chat(row: aiosqlite.Row) -> ChatRecord:
+    return ChatRecord(
+        id=row["id"],
+        platform=row["platform"],
+        external_id=row["external_id"],
+        kind=row["kind"],
+        title=row["title"],
+        timezone=row["timezone"],
+        daily_time=time.fromisoformat(row["daily_time"]),
+        language=row["language"],
+        daily_enabled=bool(row["daily_enabled"]),
+        daily_channel=row["daily_channel"],
+        active=bool(row["active"]),
+        next_target=row["next_target"],
+    )
+
+
+def _challenge(row: aiosqlite.Row) -> ChallengeRecord:
+    return ChallengeRecord(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        local_date=date.fromisoformat(row["local_date"]),
+        target=row["target"],
+        source=row["source"],
+        prompt_message_id=row["prompt_message_id"],
+        posted_at=_dt(row["posted_at"]),
+    )
+
+
+def _attempt(row: aiosqlite.Row) -> AttemptRecord:
+    received = _dt(row["received_at"])
+    assert received is not None
+    return AttemptRecord(
+        id=row["id"],
+        user_id=row["user_id"],
+        chat_id=row["chat_id"],
+        challenge_id=row["challenge_id"],
+        kind=row["kind"],
+        target=row["target"],
+        image_ref=row["image_ref"],
+        status=row["status"],
+        verdict=row["verdict"],
+        predicted=row["predicted"],
+        confidence=row["confidence"],
+        points=row["points"],
+        received_at=received,
+        graded_at=_dt(row["graded_at"]),
+    )
+
+
+def _correction(row: aiosqlite.Row) -> CorrectionRecord:
+    created = _dt(row["created_at"])
+    assert created is not None
+    return CorrectionRecord(
+        id=row["id"],
+        user_id=row["user_id"],
+        attempt_id=row["attempt_id"],
+        image_ref=row["image_ref"],
+        predicted=row["predicted"],
+        label=row["label"],
+        created_at=created,
+        exported_at=_dt(row["exported_at"]),
+    )
+
+
+class SqliteUsers:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def upsert(
+        self, platform: str, external_id: str, display_name: str, language: str
+    ) -> UserRecord:
+        now = _now()
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO users (platform, external_id, display_name, language,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform, external_id) DO UPDATE SET"
+                "  display_name = CASE WHEN excluded.display_name != ''"
+                "   THEN excluded.display_name ELSE users.display_name END,"
+                "  language = CASE WHEN excluded.language != ''"
+                "   THEN excluded.language ELSE users.language END,"
+                "  updated_at = excluded.updated_at",
+                (platform, external_id, display_name, language, now, now),
+            )
+        found = await self.find(platform, external_id)
+        assert found is not None
+        return found
+
+    async def get(self, user_id: int) -> UserRecord | None:
+        row = await self._db.one("SELECT * FROM users WHERE id = ?", (user_id,))
+        return _user(row) if row else None
+
+    async def find(self, platform: str, external_id: str) -> UserRecord | None:
+        row = await self._db.one(
+            "SELECT * FROM users WHERE platform = ? AND external_id = ?", (platform, external_id)
+        )
+        return _user(row) if row else None
+
+
+class SqliteChats:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def upsert(
+        self,
+        platform: str,
+        external_id: str,
+        *,
+        kind: str,
+        title: str,
+        default_timezone: str,
+        default_daily_time: time,
+        default_language: str,
+    ) -> ChatRecord:
+        now = _now()
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO chats (platform, external_id, kind, title, timezone, daily_time,"
+                " language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform, external_id) DO UPDATE SET"
+                "  kind = excluded.kind,"
+                "  title = CASE WHEN excluded.title != '' THEN excluded.title ELSE chats.title END,"
+                "  updated_at = excluded.updated_at",
+                (
+                    platform,
+                    external_id,
+                    kind,
+                    title,
+                    default_timezone,
+                    _hhmm(default_daily_time),
+                    default_language,
+                    now,
+                    now,
+                ),
+            )
+        row = await self._db.one(
+            "SELECT * FROM chats WHERE platform = ? AND external_id = ?", (platform, external_id)
+        )
+        assert row is not None
+        return _chat(row)
+
+    async def get(self, chat_id: int) -> ChatRecord | None:
+        row = await self._db.one("SELECT * FROM chats WHERE id = ?", (chat_id,))
+        return _chat(row) if row else None
+
+    async def update_settings(
+        self,
+        chat_id: int,
+        *,
+        timezone: str | None = None,
+        daily_time: time | None = None,
+        language: str | None = None,
+        daily_enabled: bool | None = None,
+        daily_channel: str | None = None,
+    ) -> ChatRecord:
+        changes: dict[str, Any] = {}
+        if timezone is not None:
+            changes["timezone"] = timezone
+        if daily_time is not None:
+            changes["daily_time"] = _hhmm(daily_time)
+        if language is not None:
+            changes["language"] = language
+        if daily_enabled is not None:
+            changes["daily_enabled"] = int(daily_enabled)
+        if daily_channel is not None:
+            changes["daily_channel"] = daily_channel
+        if changes:
+            # Column names come from the fixed keys above, never from user input.
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            async with self._db.write() as conn:
+                await conn.execute(
+                    f"UPDATE chats SET {assignments}, updated_at = ? WHERE id = ?",
+                    (*changes.values(), _now(), chat_id),
+                )
+        found = await self.get(chat_id)
+        if found is None:
+            raise LookupError(f"no chat {chat_id}")
+        return found
+
+    async def set_active(self, chat_id: int, active: bool) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE chats SET active = ?, updated_at = ? WHERE id = ?",
+                (int(active), _now(), chat_id),
+            )
+
+    async def set_next_target(self, chat_id: int, target: str | None) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE chats SET next_target = ?, updated_at = ? WHERE id = ?",
+                (target, _now(), chat_id),
+            )
+
+    async def list_active(self) -> list[ChatRecord]:
+        rows = await self._db.all("SELECT * FROM chats WHERE active = 1 ORDER BY id")
+        return [_chat(row) for row in rows]
+
+
+class SqliteChallenges:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def get_for_date(self, chat_id: int, local_date: date) -> ChallengeRecord | None:
+        row = await self._db.one(
+            "SELECT * FROM challenges WHERE chat_id = ? AND local_date = ?",
+            (chat_id, local_date.isoformat()),
+        )
+        return _challenge(row) if row else None
+
+    async def create(
+        self, chat_id: int, local_date: date, target: str, source: str
+    ) -> ChallengeRecord:
+        """Create the day's challenge, or return the one that already exists for that day."""
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO challenges (chat_id, local_date, target, source, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, local_date) DO NOTHING",
+                (chat_id, local_date.isoformat(), target, source, _now()),
+            )
+        found = await self.get_for_date(chat_id, local_date)
+        assert found is not None
+        return found
+
+    async def mark_posted(self, challenge_id: int, message_id: str, at: datetime) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE challenges SET prompt_message_id = ?, posted_at = ? WHERE id = ?",
+                (message_id, _ts(at), challenge_id),
+            )
+
+    async def targets_used(self, chat_id: int) -> list[str]:
+        rows = await self._db.all(
+            "SELECT target FROM challenges WHERE chat_id = ? ORDER BY local_date", (chat_id,)
+        )
+        return [row["target"] for row in rows]
+
+
+class SqliteAttempts:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        challenge_id: int | None,
+        kind: str,
+        target: str | None,
+        image_ref: str,
+        received_at: datetime,
+    ) -> AttemptRecord:
+        async with self._db.write() as conn:
+            cur = await conn.execute(
+                "INSERT INTO attempts (user_id, chat_id, challenge_id, kind, target, image_ref,"
+                " received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (user_id, chat_id, challenge_id, kind, target, image_ref, _ts(received_at)),
+            )
+            attempt_id = cur.lastrowid
+        assert attempt_id is not None
+        found = await self.get(attempt_id)
+        assert found is not None
+        return found
+
+    async def get(self, attempt_id: int) -> AttemptRecord | None:
+        row = await self._db.one("SELECT * FROM attempts WHERE id = ?", (attempt_id,))
+        return _attempt(row) if row else None
+
+    async def record_grade(
+        self,
+        attempt_id: int,
+        *,
+        verdict: str,
+        predicted: str | None,
+        confidence: float | None,
+        points: int,
+        graded_at: datetime,
+    ) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE attempts SET status = 'graded', verdict = ?, predicted = ?,"
+                " confidence = ?, points = ?, graded_at = ? WHERE id = ?",
+                (verdict, predicted, confidence, points, _ts(graded_at), attempt_id),
+            )
+
+    async def mark_failed(self, attempt_id: int, at: datetime) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE attempts SET status = 'failed', graded_at = ? WHERE id = ?",
+                (_ts(at), attempt_id),
+            )
+
+    async def pending(self) -> list[AttemptRecord]:
+        rows = await self._db.all(
+            "SELECT * FROM attempts WHERE status = 'pending' ORDER BY received_at"
+        )
+        return [_attempt(row) for row in rows]
+
+    async def for_user(self, user_id: int, chat_id: int | None = None) -> list[AttemptRecord]:
+        if chat_id is None:
+            rows = await self._db.all(
+                "SELECT * FROM attempts WHERE user_id = ? ORDER BY received_at", (user_id,)
+            )
+        else:
+            rows = await self._db.all(
+                "SELECT * FROM attempts WHERE user_id = ? AND chat_id = ? ORDER BY received_at",
+                (user_id, chat_id),
+            )
+        return [_attempt(row) for row in rows]
+
+    async def stats(self, user_id: int, chat_id: int | None = None) -> UserStats:
+        where = "user_id = ?" + ("" if chat_id is None else " AND chat_id = ?")
+        params: tuple[int, ...] = (user_id,) if chat_id is None else (user_id, chat_id)
+        row = await self._db.one(
+            "SELECT COUNT(*) AS attempts,"
+            " COALESCE(SUM(status = 'graded'), 0) AS graded,"
+            " COALESCE(SUM(verdict = 'correct'), 0) AS correct,"
+            " COALESCE(SUM(points), 0) AS points,"
+            " COUNT(DISTINCT CASE WHEN verdict = 'correct' THEN target END) AS items"
+            f" FROM attempts WHERE {where} AND kind != 'ocr'",
+            params,
+        )
+        assert row is not None
+        return UserStats(
+            attempts=row["attempts"],
+            graded=row["graded"],
+            correct=row["correct"],
+            points=row["points"],
+            items_practised=row["items"],
+        )
+
+    async def leaderboard(
+        self, chat_id: int, since: datetime | None = None, limit: int = 10
+    ) -> list[LeaderboardRow]:
+        rows = await self._db.all(
+            "SELECT a.user_id, u.display_name, SUM(a.points) AS points"
+            " FROM attempts a JOIN users u ON u.id = a.user_id"
+            " WHERE a.chat_id = ? AND a.received_at >= ?"
+            " GROUP BY a.user_id HAVING SUM(a.points) > 0"
+            " ORDER BY points DESC, a.user_id LIMIT ?",
+            (chat_id, _ts(since) if since else "", limit),
+        )
+        return [LeaderboardRow(row["user_id"], row["display_name"], row["points"]) for row in rows]
+
+
+class SqliteCards:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def get(self, user_id: int, item: str) -> tuple[int, str] | None:
+        row = await self._db.one(
+            "SELECT id, card_json FROM srs_cards WHERE user_id = ? AND item = ?", (user_id, item)
+        )
+        return (row["id"], row["card_json"]) if row else None
+
+    async def save(self, user_id: int, item: str, due: datetime, card_json: str) -> int:
+        now = _now()
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO srs_cards (user_id, item, due, card_json, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, item) DO UPDATE SET"
+                " due = excluded.due, card_json = excluded.card_json,"
+                " updated_at = excluded.updated_at",
+                (user_id, item, _ts(due), card_json, now, now),
+            )
+        row = await self._db.one(
+            "SELECT id FROM srs_cards WHERE user_id = ? AND item = ?", (user_id, item)
+        )
+        assert row is not None
+        return int(row["id"])
+
+    async def log_review(
+        self,
+        card_id: int,
+        attempt_id: int | None,
+        rating: int,
+        reviewed_at: datetime,
+        log_json: str,
+    ) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO srs_review_log (card_id, attempt_id, rating, reviewed_at, log_json)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (card_id, attempt_id, rating, _ts(reviewed_at), log_json),
+            )
+
+    async def due_items(self, user_id: int, now: datetime, limit: int = 20) -> list[str]:
+        rows = await self._db.all(
+            "SELECT item FROM srs_cards WHERE user_id = ? AND due <= ? ORDER BY due LIMIT ?",
+            (user_id, _ts(now), limit),
+        )
+        return [row["item"] for row in rows]
+
+    async def count(self, user_id: int) -> int:
+        row = await self._db.one("SELECT COUNT(*) FROM srs_cards WHERE user_id = ?", (user_id,))
+        return int(row[0]) if row else 0
+
+    async def count_due(self, user_id: int, now: datetime) -> int:
+        row = await self._db.one(
+            "SELECT COUNT(*) FROM srs_cards WHERE user_id = ? AND due <= ?", (user_id, _ts(now))
+        )
+        return int(row[0]) if row else 0
+
+
+class SqliteCorrections:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        *,
+        user_id: int,
+        attempt_id: int | None,
+        image_ref: str,
+        predicted: str | None,
+        label: str,
+        created_at: datetime,
+    ) -> CorrectionRecord:
+        async with self._db.write() as conn:
+            cur = await conn.execute(
+                "INSERT INTO corrections (user_id, attempt_id, image_ref, predicted, label,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, attempt_id, image_ref, predicted, label, _ts(created_at)),
+            )
+            new_id = cur.lastrowid
+        row = await self._db.one("SELECT * FROM corrections WHERE id = ?", (new_id,))
+        assert row is not None
+        return _correction(row)
+
+    async def list(self, *, unexported_only: bool = False) -> list[CorrectionRecord]:
+        sql = "SELECT * FROM corrections"
+        if unexported_only:
+            sql += " WHERE exported_at IS NULL"
+        rows = await self._db.all(sql + " ORDER BY id")
+        return [_correction(row) for row in rows]
+
+    async def mark_exported(self, ids: Sequence[int], at: datetime) -> None:
+        async with self._db.write() as conn:
+            await conn.executemany(
+                "UPDATE corrections SET exported_at = ? WHERE id = ?",
+                [(_ts(at), i) for i in ids],
+            )
+
+
+class SqliteAudit:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def record(
+        self, *, actor_user_id: int | None, chat_id: int | None, action: str, detail: str
+    ) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO admin_audit (actor_user_id, chat_id, action, detail, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (actor_user_id, chat_id, action, detail, _now()),
+            )
+
+    async def recent(self, limit: int = 50) -> list[tuple[str, str, str]]:
+        rows = await self._db.all(
+            "SELECT created_at, action, detail FROM admin_audit ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [(row["created_at"], row["action"], row["detail"]) for row in rows]
+
+
+class SqliteStorage:
+    """The Storage protocol over one SQLite file."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._db = _Db(conn)
+        self.users = SqliteUsers(self._db)
+        self.chats = SqliteChats(self._db)
+        self.challenges = SqliteChallenges(self._db)
+        self.attempts = SqliteAttempts(self._db)
+        self.cards = SqliteCards(self._db)
+        self.corrections = SqliteCorrections(self._db)
+        self.audit = SqliteAudit(self._db)
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        return self._db.conn
+
+    async def forget_user(self, user_id: int) -> list[str]:
+        refs_rows = await self._db.all(
+            "SELECT image_ref FROM attempts WHERE user_id = ?"
+            " UNION SELECT image_ref FROM corrections WHERE user_id = ?",
+            (user_id, user_id),
+        )
+        refs = {row["image_ref"] for row in refs_rows}
+        async with self._db.write() as conn:
+            # Cascades remove attempts, cards, review log and corrections; audit keeps
+            # the action with the actor set to NULL.
+            await conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        still_used: set[str] = set()
+        for ref in refs:
+            row = await self._db.one(
+                "SELECT 1 FROM attempts WHERE image_ref = ?"
+                " UNION ALL SELECT 1 FROM corrections WHERE image_ref = ? LIMIT 1",
+                (ref, ref),
+            )
+            if row:
+                still_used.add(ref)
+        return sorted(refs - still_used)
+
+    async def close(self) -> None:
+        await self._db.conn.close()
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """Open a connection with the pragmas every connection needs."""
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    # FULL: an answer acknowledged to the user survives a power cut, not only a crash.
+    await conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+async def open_storage(path: Path) -> SqliteStorage:
+    """Open (creating if needed) the database file and apply pending migrations."""
+    conn = await connect(path)
+    try:
+        await migrate(conn)
+    except BaseException:
+        await conn.close()
+        raise
+    return SqliteStorage(conn)
