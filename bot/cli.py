@@ -71,7 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if token is not None
     ]
     level = settings.log_level
-    if args.command == "console" and "log_level" not in settings.model_fields_set:
+    console_chat = args.command == "console" or (
+        args.command == "run" and settings.telegram_token is None and settings.discord_token is None
+    )
+    if console_chat and "log_level" not in settings.model_fields_set:
         # In a terminal chat, INFO lines would drown the conversation.
         level = "WARNING"
     configure_logging(level, secrets=secrets)
