@@ -1,0 +1,1 @@
+"""Discord adapter: discord.py events in, neutral messages to the core, replies back out."""
