@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core import Core, CoreConfig
 from config import Settings
@@ -70,28 +71,44 @@ async def run_console(settings: Settings, *, user: str = "me", chat: str = "cons
 
 
 async def run_bot(settings: Settings) -> int:
-    """Start every adapter that has credentials; the console when none has."""
-    platforms = [
-        name
-        for name, token in (
-            ("telegram", settings.telegram_token),
-            ("discord", settings.discord_token),
-        )
-        if token is not None
-    ]
-    if not platforms:
+    """Start every adapter that has credentials, together; the console when none has.
+
+    Returns 0 after a clean stop (SIGINT/SIGTERM). Each adapter retries its own
+    connection, so one platform being down never takes the other with it.
+    """
+    if settings.telegram_token is None and settings.discord_token is None:
         log.info("app.console", extra={"fields": {"reason": "no chat tokens configured"}})
         await run_console(settings)
         return 0
-    # The Telegram and Discord adapters are built in their own issue; until they land,
-    # say so plainly instead of pretending to connect.
-    for name in platforms:
-        log.error("adapter.unavailable", extra={"fields": {"platform": name}})
-    return 3
 
+    async with build_app(settings) as app:
+        stop = asyncio.Event()
+        adapters: list[Coroutine[Any, Any, None]] = []
+        # Adapters are imported only here: the console never loads telegram or discord.
+        if settings.telegram_token is not None:
+            from bot.telegram import run_telegram
 
-def install_signal_handlers(task: asyncio.Task[object]) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, task.cancel)
+            adapters.append(run_telegram(app.core, settings, stop))
+        if settings.discord_token is not None:
+            from bot.discord import run_discord
+
+            adapters.append(
+                run_discord(
+                    app.core.handle,
+                    settings.discord_token.get_secret_value(),
+                    max_photo_bytes=settings.max_photo_bytes,
+                    stop=stop,
+                )
+            )
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for signum in signals:
+            with suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        try:
+            await asyncio.gather(*adapters)
+        finally:
+            for signum in signals:
+                with suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signum)
+    return 0

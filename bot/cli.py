@@ -86,15 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(app.run_console(settings, user=args.user, chat=args.chat))
             return 0
         if args.command == "run":
-            code = asyncio.run(app.run_bot(settings))
-            if code == 3:
-                print(
-                    "hanzi-bot: a chat token is set, but the Telegram/Discord adapters are not "
-                    "built yet; unset HANZI_TELEGRAM_TOKEN and HANZI_DISCORD_TOKEN to use the "
-                    "console chat.",
-                    file=sys.stderr,
-                )
-            return code
+            return asyncio.run(app.run_bot(settings))
         if args.command == "export-feedback":
             return asyncio.run(_export(settings, args.out))
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.i18n import t
-from bot.messages import Button, ChatKind, IncomingMessage, Photo, Reply
+from bot.messages import Button, ChatKind, ChatRef, IncomingMessage, Photo, Reply
 from bot.ratelimit import SlidingWindowLimiter
 from quizzes.challenges import Challenges
 from quizzes.feedback import export_corrections
@@ -110,15 +110,7 @@ class Core:
         if limited is not None:
             log.info("message.rate_limited", extra={"fields": fields})
             return limited
-        chat = await self.storage.chats.upsert(
-            msg.chat.platform,
-            msg.chat.chat_id,
-            kind=msg.chat.kind.value,
-            title=msg.chat.title,
-            default_timezone=self.config.default_timezone,
-            default_daily_time=self.config.default_daily_time,
-            default_language=self.config.default_language,
-        )
+        chat = await self._chat_record(msg.chat)
         if not chat.active:
             await self.storage.chats.set_active(chat.id, True)
         user = await self.storage.users.upsert(
@@ -140,6 +132,25 @@ class Core:
         except Exception:
             log.exception("message.failed", extra={"fields": {**fields, "command": command}})
             return [ctx.say("errors.internal")]
+
+    async def chat_removed(self, chat: ChatRef) -> None:
+        """The platform says we left ``chat`` (removed, or blocked in private): stop posting
+        there until someone writes in it again, which reactivates it."""
+        record = await self._chat_record(chat)
+        if record.active:
+            await self.storage.chats.set_active(record.id, False)
+        log.info("chat.removed", extra={"fields": {"chat": record.id}})
+
+    async def _chat_record(self, chat: ChatRef) -> ChatRecord:
+        return await self.storage.chats.upsert(
+            chat.platform,
+            chat.chat_id,
+            kind=chat.kind.value,
+            title=chat.title,
+            default_timezone=self.config.default_timezone,
+            default_daily_time=self.config.default_daily_time,
+            default_language=self.config.default_language,
+        )
 
     def _rate_limited(self, msg: IncomingMessage) -> list[Reply] | None:
         assert self.message_limiter is not None and self.photo_limiter is not None

@@ -1,0 +1,626 @@
+"""Translates Telegram updates to IncomingMessage, hands them to the core and renders Replies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+from telegram import (
+    Bot,
+    BotCommand,
+    Chat,
+    ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+    Update,
+    User,
+)
+from telegram.constants import ChatAction, ChatType
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.core import COMMANDS, Core
+from bot.i18n import available_languages, t
+from bot.messages import Button, ChatKind, ChatRef, IncomingMessage, Photo, Reply, UserRef
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+# Telegram's own limits; text lengths count UTF-16 code units, callback data counts bytes.
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_CALLBACK_DATA = 64
+MAX_COMMAND_DESCRIPTION = 256
+# Only what the handlers below use: Telegram then does not send the rest at all.
+ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
+GONE_STATUSES = frozenset({ChatMember.LEFT, ChatMember.BANNED})
+# httpx logs every request URL at INFO, and every Bot API URL contains the token.
+TOKEN_LEAKING_LOGGERS = ("httpx", "httpcore")
+
+TelegramApp: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+Context: TypeAlias = ContextTypes.DEFAULT_TYPE
+
+
+class AdminCache:
+    """Who is an admin of which group, remembered for a few minutes to spare API calls."""
+
+    def __init__(
+        self,
+        ttl: float = 300.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[tuple[int, int], tuple[float, bool]] = OrderedDict()
+
+    def get(self, chat_id: int, user_id: int) -> bool | None:
+        entry = self._entries.get((chat_id, user_id))
+        if entry is None:
+            return None
+        expires, is_admin = entry
+        if expires <= self._clock():
+            del self._entries[(chat_id, user_id)]
+            return None
+        return is_admin
+
+    def put(self, chat_id: int, user_id: int, is_admin: bool) -> None:
+        key = (chat_id, user_id)
+        self._entries.pop(key, None)
+        self._entries[key] = (self._clock() + self._ttl, is_admin)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+
+class CallbackActions:
+    """Button actions as Telegram callback_data (at most 64 bytes).
+
+    Short actions travel as they are, so buttons keep working across restarts; a longer one
+    is kept here and a short token travels instead, until newer tokens push it out.
+    """
+
+    PREFIX = "#"
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self._max_entries = max_entries
+        self._actions: OrderedDict[str, str] = OrderedDict()
+        self._counter = 0
+
+    def encode(self, action: str) -> str:
+        if len(action.encode()) <= MAX_CALLBACK_DATA and not action.startswith(self.PREFIX):
+            return action
+        self._counter += 1
+        token = f"{self.PREFIX}{self._counter}"
+        self._actions[token] = action
+        while len(self._actions) > self._max_entries:
+            self._actions.popitem(last=False)
+        return token
+
+    def decode(self, data: str) -> str | None:
+        """The action behind ``data``, or None for a token we no longer (or never) had."""
+        if data.startswith(self.PREFIX):
+            return self._actions.get(data)
+        return data
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, limit: int) -> int:
+    """How many leading characters of ``text`` fit in ``limit`` UTF-16 code units."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            return max(index, 1)
+    return len(text)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Pieces of ``text`` within Telegram's length limit, cut at line breaks where possible."""
+    pieces: list[str] = []
+    for line in text.splitlines(keepends=True):
+        while _utf16_len(line) > limit:
+            cut = _fit(line, limit)
+            pieces.append(line[:cut])
+            line = line[cut:]
+        pieces.append(line)
+    chunks: list[str] = []
+    current, size = "", 0
+    for piece in pieces:
+        length = _utf16_len(piece)
+        if current and size + length > limit:
+            chunks.append(current)
+            current, size = "", 0
+        current += piece
+        size += length
+    chunks.append(current)
+    # Telegram refuses blank messages.
+    return [chunk.rstrip("\n") for chunk in chunks if chunk.strip()]
+
+
+def bot_commands(language: str) -> list[BotCommand]:
+    """The command menu: what /help lists, without the operators' commands."""
+    commands: list[BotCommand] = []
+    for spec in COMMANDS.values():
+        if spec.operator:
+            continue
+        description = t(spec.description_key, language)
+        if spec.admin:
+            description += t("help.admin_marker", language)
+        commands.append(BotCommand(spec.name, description[:MAX_COMMAND_DESCRIPTION]))
+    return commands
+
+
+def _chat_ref(chat: Chat) -> ChatRef:
+    kind = ChatKind.PRIVATE if chat.type == ChatType.PRIVATE else ChatKind.GROUP
+    return ChatRef(PLATFORM, str(chat.id), kind, chat.effective_name or "")
+
+
+def _addressed_to(text: str, username: str) -> bool:
+    """False only for a command that names another bot: ``/help@OtherBot``."""
+    if not text.startswith("/"):
+        return True
+    _, at, name = text.split(maxsplit=1)[0].partition("@")
+    return not at or name.lower() == username.lower()
+
+
+def _received_at(message: Message) -> datetime:
+    moment = message.date
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _reply_parameters(message_id: int | None) -> ReplyParameters | None:
+    if message_id is None:
+        return None
+    # The user may have deleted their message by the time we answer.
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+def _size_mb(size: int) -> str:
+    return f"{size / 1e6:.1f}"
+
+
+class TelegramAdapter:
+    """Owns the handlers of one PTB Application; the core never sees a telegram type."""
+
+    def __init__(
+        self,
+        core: Core,
+        *,
+        max_photo_bytes: int,
+        language: str = "en",
+        admin_cache: AdminCache | None = None,
+    ) -> None:
+        self._core = core
+        self._max_photo_bytes = max_photo_bytes
+        self._language = language
+        self._admins = admin_cache or AdminCache()
+        self._actions = CallbackActions()
+        # Updates are processed concurrently, but one chat's messages stay in order.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # -- wiring ------------------------------------------------------------------------
+
+    def build_application(
+        self,
+        token: str,
+        *,
+        base_url: str | None = None,
+        base_file_url: str | None = None,
+    ) -> TelegramApp:
+        application: TelegramApp = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(base_url or DEFAULT_BASE_URL)
+            .base_file_url(base_file_url or DEFAULT_BASE_FILE_URL)
+            # Waits out Telegram's flood control twice before giving up on a message.
+            .rate_limiter(AIORateLimiter(max_retries=2))
+            .concurrent_updates(True)
+            # The bot has its own scheduler; PTB's job queue would be a second one.
+            .job_queue(None)
+            .build()
+        )
+        self.install(application)
+        return application
+
+    def install(self, application: TelegramApp) -> None:
+        messages = filters.UpdateType.MESSAGE & (
+            filters.TEXT | filters.PHOTO | filters.Document.ALL
+        )
+        application.add_handler(MessageHandler(messages, self.on_message))
+        application.add_handler(CallbackQueryHandler(self.on_callback))
+        application.add_handler(
+            ChatMemberHandler(self.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+        )
+        application.add_error_handler(self.on_error)
+
+    async def publish_commands(self, bot: Bot) -> None:
+        """The command menu Telegram shows next to the text field, in every language we have."""
+        await bot.set_my_commands(bot_commands(self._language))
+        for language in available_languages():
+            if language != self._language:
+                await bot.set_my_commands(bot_commands(language), language_code=language)
+
+    # -- handlers ----------------------------------------------------------------------
+
+    async def on_message(self, update: Update, context: Context) -> None:
+        message = update.message
+        if message is None or message.from_user is None or message.is_automatic_forward:
+            return  # automatic forwards are a linked channel's posts, not anyone's answer
+        chat = _chat_ref(message.chat)
+        text = message.text or message.caption or ""
+        if not _addressed_to(text, context.bot.username):
+            return  # /start@SomeOtherBot in a group with several bots
+        replied = message.reply_to_message
+        replied_to_bot = bool(
+            replied is not None
+            and replied.from_user is not None
+            and replied.from_user.id == context.bot.id
+        )
+        has_file = bool(message.photo or message.document)
+        if (
+            chat.kind is ChatKind.GROUP
+            and not has_file
+            and not text.startswith("/")
+            and not replied_to_bot
+        ):
+            return  # ordinary conversation in a group is not for us
+        reply_to = message.message_id if chat.kind is ChatKind.GROUP else None
+        async with self._serialized(message.chat.id):
+            photo: Photo | None = None
+            if has_file:
+                photo = await self._download(context.bot, message, reply_to)
+                if photo is None:
+                    return
+            user = await self._user_ref(context.bot, message.chat, message.from_user, message)
+            incoming = IncomingMessage(
+                chat=chat,
+                user=user,
+                text=text,
+                photo=photo,
+                message_id=str(message.message_id),
+                reply_to_prompt=replied_to_bot,
+                received_at=_received_at(message),
+            )
+            await self._deliver(context.bot, incoming, message.chat.id, reply_to)
+
+    async def on_callback(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        action = self._actions.decode(query.data or "")
+        if not action:
+            # A token from before a restart, or a button of some other bot version.
+            await query.answer(t("telegram.button_expired", self._language))
+            return
+        # Answer at once, so the client stops its spinner while the core works.
+        await query.answer()
+        message = query.message
+        if message is None:
+            return  # a button under an inline-mode message: no chat to answer in
+        chat = _chat_ref(message.chat)
+        async with self._serialized(message.chat.id):
+            user = await self._user_ref(context.bot, message.chat, query.from_user, None)
+            incoming = IncomingMessage(chat=chat, user=user, action=action)
+            await self._deliver(context.bot, incoming, message.chat.id, None)
+
+    async def on_my_chat_member(self, update: Update, context: Context) -> None:
+        change = update.my_chat_member
+        if change is None:
+            return
+        status = change.new_chat_member.status
+        fields = {"chat": change.chat.id, "status": status}
+        if status in GONE_STATUSES:
+            # Removed from a group, or blocked in a private chat: stop posting there.
+            log.info("telegram.removed_from_chat", extra={"fields": fields})
+            await self._core.chat_removed(_chat_ref(change.chat))
+        else:
+            log.info("telegram.membership_changed", extra={"fields": fields})
+
+    async def on_error(self, update: object, context: Context) -> None:
+        """Logs what a handler raised; PTB carries on with the next update either way."""
+        error = context.error
+        fields: dict[str, object] = {"error": type(error).__name__}
+        if isinstance(update, Update) and update.effective_chat is not None:
+            fields["chat"] = update.effective_chat.id
+        if isinstance(error, Forbidden | NetworkError) and not isinstance(error, BadRequest):
+            # Blocked by the user, or a network blip: expected now and then, no stack needed.
+            # (BadRequest is a NetworkError in PTB, but it means we sent something wrong.)
+            log.warning("telegram.handler_failed", extra={"fields": fields})
+            return
+        log.error("telegram.handler_failed", exc_info=error, extra={"fields": fields})
+
+    def on_polling_error(self, error: TelegramError) -> None:
+        # PTB retries by itself with backoff; one line per failure, never the traceback.
+        log.warning("telegram.polling_failed", extra={"fields": {"error": type(error).__name__}})
+
+    # -- helpers -----------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _serialized(self, chat_id: int) -> AsyncIterator[None]:
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[chat_id] = lock
+        async with lock:
+            yield
+
+    async def _user_ref(self, bot: Bot, chat: Chat, user: User, message: Message | None) -> UserRef:
+        is_admin = False
+        if chat.type != ChatType.PRIVATE:
+            sender_chat = message.sender_chat if message is not None else None
+            if sender_chat is not None and sender_chat.id == chat.id:
+                is_admin = True  # an anonymous admin, writing as the group itself
+            else:
+                is_admin = await self._is_admin(bot, chat.id, user.id)
+        return UserRef(
+            PLATFORM,
+            str(user.id),
+            display_name=user.full_name or user.username or "",
+            language=user.language_code or "",
+            is_chat_admin=is_admin,
+        )
+
+    async def _is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+        cached = self._admins.get(chat_id, user_id)
+        if cached is not None:
+            return cached
+        try:
+            member = await bot.get_chat_member(chat_id, user_id)
+        except TelegramError as exc:
+            # Not cached: the next message asks again.
+            log.warning(
+                "telegram.admin_check_failed",
+                extra={"fields": {"chat": chat_id, "error": type(exc).__name__}},
+            )
+            return False
+        is_admin = member.status in ADMIN_STATUSES
+        self._admins.put(chat_id, user_id, is_admin)
+        return is_admin
+
+    async def _download(self, bot: Bot, message: Message, reply_to: int | None) -> Photo | None:
+        """The bytes of a photo or document, or None after telling the user why not."""
+        chat_id = message.chat.id
+        if message.photo:
+            # Telegram sends several sizes of a compressed photo; graders want the largest.
+            largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+            file_id, declared = largest.file_id, largest.file_size
+            filename, mime_type = f"{largest.file_unique_id}.jpg", "image/jpeg"
+        else:
+            document = message.document
+            assert document is not None
+            file_id, declared = document.file_id, document.file_size
+            filename, mime_type = document.file_name or "", document.mime_type or ""
+        if declared is not None and declared > self._max_photo_bytes:
+            # Refused before downloading: the size Telegram declares is enough to say no.
+            log.info(
+                "telegram.file_too_large",
+                extra={"fields": {"chat": chat_id, "size": declared}},
+            )
+            text = t(
+                "photo.too_large",
+                self._language,
+                size_mb=_size_mb(declared),
+                limit_mb=f"{self._max_photo_bytes / 1e6:.0f}",
+            )
+            await self.render(bot, chat_id, Reply(text=text), reply_to=reply_to)
+            return None
+        await self._chat_action(bot, chat_id, ChatAction.TYPING)
+        try:
+            file = await bot.get_file(file_id)
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning(
+                "telegram.download_failed",
+                extra={"fields": {"chat": chat_id, "error": type(exc).__name__}},
+            )
+            text = t("photo.download_failed", self._language)
+            await self.render(bot, chat_id, Reply(text=text), reply_to=reply_to)
+            return None
+        return Photo(data=data, filename=filename, mime_type=mime_type)
+
+    async def _chat_action(self, bot: Bot, chat_id: int, action: str) -> None:
+        # Private chats only: AIORateLimiter counts every request naming a group against that
+        # group's 20 messages a minute, and a class answering at once needs them for replies.
+        if chat_id < 0:
+            return
+        # Only a courtesy: a failure here must not lose the answer.
+        with contextlib.suppress(TelegramError):
+            await bot.send_chat_action(chat_id, action)
+
+    async def _deliver(
+        self, bot: Bot, incoming: IncomingMessage, chat_id: int, reply_to: int | None
+    ) -> None:
+        for reply in await self._core.handle(incoming):
+            await self.render(bot, chat_id, reply, reply_to=reply_to)
+
+    def _markup(self, buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+        if not buttons:
+            return None
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        button.label, callback_data=self._actions.encode(button.action)
+                    )
+                ]
+                for button in buttons
+            ]
+        )
+
+    async def render(
+        self, bot: Bot, chat_id: int, reply: Reply, *, reply_to: int | None = None
+    ) -> None:
+        """Sends one Reply: a photo (captioned when the text fits), text, buttons last."""
+        markup = self._markup(reply.buttons)
+        parameters = _reply_parameters(reply_to)
+        text = reply.text.strip()
+        if reply.image is not None:
+            await self._chat_action(bot, chat_id, ChatAction.UPLOAD_PHOTO)
+            as_caption = _utf16_len(text) <= MAX_CAPTION
+            await bot.send_photo(
+                chat_id,
+                InputFile(reply.image.data, filename=reply.image.filename),
+                caption=text if as_caption and text else None,
+                reply_markup=markup if as_caption else None,
+                reply_parameters=parameters,
+            )
+            if as_caption:
+                return
+        chunks = split_text(text)
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            await bot.send_message(
+                chat_id,
+                chunk,
+                reply_markup=markup if last else None,
+                reply_parameters=parameters,
+            )
+
+
+def _quiet_token_leaking_loggers() -> None:
+    for name in TOKEN_LEAKING_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+def _start_failure(error: Exception, token: str) -> dict[str, object]:
+    """Fields for the one telegram.start_failed line; never the token, which PTB's
+    InvalidToken message quotes in full."""
+    if isinstance(error, InvalidToken):
+        reason = "Telegram rejected the token; check HANZI_TELEGRAM_TOKEN"
+    elif isinstance(error, TimedOut):
+        reason = "timed out reaching the Bot API"
+    elif isinstance(error, TelegramError):
+        reason = str(error).replace(token, "***")
+    else:
+        reason = "unexpected error"
+    return {"error": type(error).__name__, "reason": reason}
+
+
+async def _start(application: TelegramApp, adapter: TelegramAdapter, poll_timeout: float) -> None:
+    await application.initialize()  # calls getMe: a bad token fails here
+    try:
+        await adapter.publish_commands(application.bot)
+    except TelegramError as exc:
+        # A missing command menu is cosmetic; the bot works without it.
+        log.warning("telegram.commands_failed", extra={"fields": {"error": type(exc).__name__}})
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(
+        timeout=int(poll_timeout),
+        allowed_updates=list(ALLOWED_UPDATES),
+        error_callback=adapter.on_polling_error,
+    )
+
+
+async def _stop(application: TelegramApp) -> None:
+    """Undo whatever part of _start happened; safe after a failed start."""
+    steps: list[tuple[str, Callable[[], Any]]] = []
+    if application.updater is not None and application.updater.running:
+        steps.append(("updater", application.updater.stop))
+    if application.running:
+        steps.append(("application", application.stop))
+    steps.append(("shutdown", application.shutdown))
+    # After a failed initialize() the application thinks it never started, but the bot's
+    # HTTP clients are open.
+    steps.append(("bot", application.bot.shutdown))
+    for name, step in steps:
+        try:
+            await step()
+        except Exception as exc:
+            log.warning(
+                "telegram.stop_failed",
+                extra={"fields": {"step": name, "error": type(exc).__name__}},
+            )
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def run_telegram(
+    core: Core,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    first_retry: float = 5.0,
+    max_retry: float = 300.0,
+    poll_timeout: float = 10.0,
+) -> None:
+    """Poll Telegram until ``stop`` is set.
+
+    A start that fails (bad token, no network) is logged as one line and retried with
+    exponential backoff, so a Telegram outage never takes the process down.
+    """
+    if settings.telegram_token is None:
+        raise ValueError("run_telegram needs settings.telegram_token")
+    token = settings.telegram_token.get_secret_value()
+    _quiet_token_leaking_loggers()
+    if settings.telegram_webhook_url:
+        log.warning("telegram.webhook_ignored", extra={"fields": {"mode": "polling"}})
+    adapter = TelegramAdapter(
+        core, max_photo_bytes=settings.max_photo_bytes, language=settings.language
+    )
+    delay = first_retry
+    while not stop.is_set():
+        application = adapter.build_application(
+            token,
+            base_url=settings.telegram_base_url,
+            base_file_url=settings.telegram_base_file_url,
+        )
+        started = False
+        try:
+            try:
+                await _start(application, adapter, poll_timeout)
+                started = True
+            except Exception as exc:
+                fields = {**_start_failure(exc, token), "retry_in": delay}
+                # A Telegram error is explained by its type; anything else is our bug.
+                trace = None if isinstance(exc, TelegramError) else exc
+                log.error("telegram.start_failed", exc_info=trace, extra={"fields": fields})
+            if started:
+                log.info("telegram.started", extra={"fields": {"bot": application.bot.username}})
+                await stop.wait()
+        finally:
+            await _stop(application)
+        if started:
+            log.info("telegram.stopped")
+            return
+        await _sleep_or_stop(stop, delay)
+        delay = min(delay * 2, max_retry)
