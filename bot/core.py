@@ -78,6 +78,12 @@ class Command:
     operator: bool = False  # bot operators only
 
 
+def too_large_values(size: int, limit: int) -> dict[str, str]:
+    """Values of the "photo.too_large" reply, shared with adapters that refuse a file
+    from its declared size before downloading it."""
+    return {"size_mb": f"{size / 1e6:.1f}", "limit_mb": f"{limit / 1e6:.0f}"}
+
+
 def _plural(n: int) -> str:
     return "" if n == 1 else "s"
 
@@ -395,9 +401,7 @@ class Core:
             )
             if exc.problem is ImageProblem.TOO_LARGE:
                 raise UserError(
-                    "photo.too_large",
-                    size_mb=f"{photo.size / 1e6:.1f}",
-                    limit_mb=f"{self.config.max_photo_bytes / 1e6:.0f}",
+                    "photo.too_large", **too_large_values(photo.size, self.config.max_photo_bytes)
                 ) from exc
             if exc.problem is ImageProblem.TOO_SMALL:
                 raise UserError(f"photo.{exc.problem}", width=exc.width, height=exc.height) from exc

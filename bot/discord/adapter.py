@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
+from bot.core import too_large_values
 from bot.i18n import t
 from bot.messages import (
     Button,
@@ -113,11 +114,7 @@ class DiscordAdapter:
         if attachment is not None:
             if attachment.size > self._max_photo_bytes:
                 await message.channel.send(
-                    t(
-                        "photo.too_large",
-                        size_mb=f"{attachment.size / 1e6:.1f}",
-                        limit_mb=f"{self._max_photo_bytes / 1e6:.0f}",
-                    )
+                    t("photo.too_large", **too_large_values(attachment.size, self._max_photo_bytes))
                 )
                 return
             try:

@@ -45,7 +45,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.core import COMMANDS, Core
+from bot.core import COMMANDS, Core, too_large_values
 from bot.i18n import available_languages, t
 from bot.messages import Button, ChatKind, ChatRef, IncomingMessage, Photo, Reply, UserRef
 from config import Settings
@@ -207,10 +207,6 @@ def _reply_parameters(message_id: int | None) -> ReplyParameters | None:
         return None
     # The user may have deleted their message by the time we answer.
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
-
-
-def _size_mb(size: int) -> str:
-    return f"{size / 1e6:.1f}"
 
 
 class TelegramAdapter:
@@ -433,8 +429,7 @@ class TelegramAdapter:
             text = t(
                 "photo.too_large",
                 self._language,
-                size_mb=_size_mb(declared),
-                limit_mb=f"{self._max_photo_bytes / 1e6:.0f}",
+                **too_large_values(declared, self._max_photo_bytes),
             )
             await self.render(bot, chat_id, Reply(text=text), reply_to=reply_to)
             return None
