@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
@@ -602,13 +603,37 @@ async def connect(path: Path) -> aiosqlite.Connection:
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
     conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = aiosqlite.Row
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    # FULL: an answer acknowledged to the user survives a power cut, not only a crash.
-    await conn.execute("PRAGMA synchronous = FULL")
+    try:
+        conn.row_factory = aiosqlite.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await _enable_wal(conn)
+        await conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: an answer acknowledged to the user survives a power cut, not only a crash.
+        await conn.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        await conn.close()
+        raise
     return conn
+
+
+async def _enable_wal(conn: aiosqlite.Connection) -> None:
+    """Switch to WAL, waiting out other openers.
+
+    Changing the journal mode needs an exclusive lock and SQLite does not always call the
+    busy handler for it, so several processes opening a new file at once can see
+    "database is locked" at once; retry for as long as the busy timeout would have waited.
+    """
+    delay, waited = 0.01, 0.0
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or waited * 1000 >= BUSY_TIMEOUT_MS:
+                raise
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.25)
 
 
 async def open_storage(path: Path) -> SqliteStorage:
