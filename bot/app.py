@@ -13,6 +13,9 @@ from typing import Any
 from bot.core import Core, CoreConfig
 from config import Settings
 from quizzes.hsk import load_vocabulary
+from recognition.charmodel import CharModel
+from recognition.grading import CharacterGrader
+from recognition.runtime import ModelLoadError
 from storage import ImageStore, SqliteStorage, open_storage
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ def core_config(settings: Settings) -> CoreConfig:
 async def build_app(settings: Settings) -> AsyncIterator[App]:
     """Everything long-lived, built once, closed on the way out."""
     storage = await open_storage(settings.database_path)
+    grader = load_grader(settings)
     try:
         images = ImageStore(settings.data_dir)
         core = Core(
@@ -48,6 +52,7 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
             storage=storage,
             images=images,
             vocabulary=load_vocabulary(),
+            grader=grader,
         )
         pending = await storage.attempts.pending()
         log.info(
@@ -56,8 +61,26 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
         )
         yield App(settings=settings, storage=storage, images=images, core=core)
     finally:
+        if grader is not None:
+            # Finishes grading what was received before the database closes.
+            await grader.close()
         await storage.close()
         log.info("app.stopped")
+
+
+def load_grader(settings: Settings) -> CharacterGrader | None:
+    """The character model, compiled once for the whole process; None if it is missing."""
+    model_dir = settings.model_dir / "char"
+    try:
+        model = CharModel(model_dir)
+    except ModelLoadError as exc:
+        log.warning("recognition.unavailable", extra={"fields": {"why": str(exc)}})
+        return None
+    log.info(
+        "recognition.loaded",
+        extra={"fields": {"model": str(model_dir), "characters": len(model.charset)}},
+    )
+    return CharacterGrader(model)
 
 
 async def run_console(settings: Settings, *, user: str = "me", chat: str = "console") -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from config import Settings, SettingsError, configure_logging, load_settings
+from recognition.runtime import ModelLoadError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +35,120 @@ def _parser() -> argparse.ArgumentParser:
         "export-feedback", help="write user corrections to a zip dataset (images + labels.csv)"
     )
     export.add_argument("--out", type=Path, default=None, help="folder for the zip file")
+
+    verify = sub.add_parser(
+        "verify", help="judge a photo against a character or word; prints the verdict as JSON"
+    )
+    verify.add_argument("image", type=Path)
+    verify.add_argument("target", help="the character or word that was asked for")
+    classify = sub.add_parser("classify", help="the 5 likeliest characters in a photo, as JSON")
+    classify.add_argument("image", type=Path)
+    evaluate = sub.add_parser("evaluate", help="measure a model on a folder of labelled images")
+    evaluate.add_argument("what", choices=["chars"], help="chars: DIR/<character>/*.png")
+    evaluate.add_argument("dir", type=Path)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    sub.add_parser(
+        "train",
+        help="train the character model (needs the train extra); --help for its options",
+        add_help=False,
+    )
+    bench = sub.add_parser("bench", help="speed and memory benchmarks against a baseline")
+    bench.add_argument("what", choices=["recognition"])
+    bench.add_argument("--images", type=int, default=512, help="photos per run")
+    bench.add_argument("--concurrency", type=int, default=64)
     return parser
+
+
+def _model_dir(settings: Settings) -> Path:
+    return settings.model_dir / "char"
+
+
+def _load_char_model(settings: Settings) -> Any:
+    from recognition.charmodel import CharModel
+
+    return CharModel(_model_dir(settings))
+
+
+def _decision_json(decision: Any) -> dict[str, Any]:
+    return {
+        "verdict": decision.outcome.value,
+        "predicted": decision.predicted,
+        "confidence": round(decision.confidence, 4),
+        "target_probability": round(decision.target_probability, 4),
+        "similarity": round(decision.similarity, 4),
+        "incomplete_score": round(decision.incomplete_score, 4),
+        "reason": decision.reason,
+        "top5": [[c, round(p, 4)] for c, p in decision.top5],
+    }
+
+
+def _read_image(path: Path, max_bytes: int) -> bytes:
+    from recognition.images import ImageRejected, inspect_image
+
+    data = path.read_bytes()
+    try:
+        inspect_image(data, max_bytes=max_bytes)
+    except ImageRejected as exc:
+        raise SystemExit(f"hanzi-bot: {path}: not a usable image ({exc})") from exc
+    return data
+
+
+def _verify(settings: Settings, image: Path, target: str) -> int:
+    from recognition.charmodel import Job
+
+    model = _load_char_model(settings)
+    data = _read_image(image, settings.max_photo_bytes)
+    decision = model.judge([Job(data, target)])[0]
+    print(json.dumps(_decision_json(decision), ensure_ascii=False))
+    return 0
+
+
+def _classify(settings: Settings, image: Path) -> int:
+    from recognition.charmodel import Job
+
+    model = _load_char_model(settings)
+    data = _read_image(image, settings.max_photo_bytes)
+    decision = model.judge([Job(data)])[0]
+    out = {
+        "top5": [[c, round(p, 4)] for c, p in decision.top5],
+        "incomplete_score": round(decision.incomplete_score, 4),
+        "reason": decision.reason,
+    }
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def _evaluate(settings: Settings, what: str, folder: Path, as_json: bool) -> int:
+    from recognition.evaluate import evaluate_chars
+
+    model = _load_char_model(settings)
+    try:
+        result = evaluate_chars(model, folder)
+    except FileNotFoundError as exc:
+        print(f"hanzi-bot: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    for key, value in result.items():
+        if key == "per_character_top1":
+            continue
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        print(f"{key:>24}: {shown}")
+    return 0
+
+
+def _train(argv: Sequence[str]) -> int:
+    try:
+        from recognition.training.train import main as train_main
+    except ImportError as exc:
+        print(
+            f"hanzi-bot train needs the train extra ({exc.name} is missing): "
+            "pip install -e '.[train]'",
+            file=sys.stderr,
+        )
+        return 2
+    return train_main(argv)
 
 
 async def _export(settings: Settings, out: Path | None) -> int:
@@ -59,7 +175,11 @@ async def _export(settings: Settings, out: Path | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["train"]:
+        # Training has its own options; pass them through untouched.
+        return _train(raw[1:])
+    args = _parser().parse_args(raw)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -89,6 +209,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(app.run_bot(settings))
         if args.command == "export-feedback":
             return asyncio.run(_export(settings, args.out))
+        if args.command == "verify":
+            return _verify(settings, args.image, args.target)
+        if args.command == "classify":
+            return _classify(settings, args.image)
+        if args.command == "evaluate":
+            return _evaluate(settings, args.what, args.dir, args.json)
+        if args.command == "bench":
+            from recognition.bench import bench_recognition
+
+            return bench_recognition(
+                _model_dir(settings), images=args.images, concurrency=args.concurrency
+            )
+    except ModelLoadError as exc:
+        print(f"hanzi-bot: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {args.command}")

@@ -19,6 +19,7 @@ from quizzes.hsk import Vocabulary
 from quizzes.scoring import points_for_correct
 from recognition.api import Grade, Grader, LineReader, Verdict
 from recognition.images import ImageInfo, ImageProblem, ImageRejected, inspect_image
+from recognition.service import ServiceBusy
 from storage.images import ImageStore
 from storage.protocols import ChatRecord, Storage, UserRecord
 
@@ -448,7 +449,12 @@ class Core:
         )
         if self.grader is None:
             return [ctx.say("photo.saved_not_graded", attempt=attempt.id)]
-        grade = await self.grader.grade(photo.data, challenge.target)
+        try:
+            grade = await self.grader.grade(photo.data, challenge.target)
+        except ServiceBusy as exc:
+            # The answer is stored; it just was not graded now. Say so, and when to retry.
+            log.warning("answer.busy", extra={"fields": {"attempt": attempt.id}})
+            raise UserError("photo.busy", seconds=max(1, round(exc.retry_after))) from exc
         earlier = [
             a
             for a in await self.storage.attempts.for_user(ctx.user.id, ctx.chat.id)
@@ -487,7 +493,17 @@ class Core:
             if grade.predicted:
                 return ctx.say("verdict.wrong", predicted=grade.predicted)
             return ctx.say("verdict.wrong_unknown")
+        if grade.verdict is Verdict.UNREADABLE and grade.reason in _UNREADABLE_REASONS:
+            return ctx.say(f"verdict.unreadable_{_UNREADABLE_REASONS[grade.reason]}")
         return ctx.say(f"verdict.{grade.verdict.value}")
+
+
+# The recogniser's reasons for "unreadable" that deserve their own advice.
+_UNREADABLE_REASONS = {
+    "no ink": "blank",
+    "too small": "small",
+    "several characters": "several",
+}
 
 
 COMMANDS: dict[str, Command] = {

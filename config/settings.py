@@ -25,6 +25,8 @@ from pydantic_settings import (
 
 from .logging import Redactor
 
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+
 __all__ = ["CONFIG_ENV", "ENV_PREFIX", "LOG_LEVELS", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "HANZI_"
@@ -73,7 +75,8 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     database_path: Path = Path("data/bot.sqlite3")
     data_dir: Path = Path("data")
-    model_dir: Path = Path("models")
+    # The models committed beside the code, wherever the bot is started from.
+    model_dir: Path = DEFAULT_MODEL_DIR
     timezone: str = "UTC"
     daily_time: time = time(9, 0)
     # NoDecode: the environment gives "1,telegram:2", not JSON.

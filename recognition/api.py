@@ -12,6 +12,7 @@ class Verdict(StrEnum):
     WRONG = "wrong"  # another character; Grade.predicted says which
     INCOMPLETE = "incomplete"  # the target with strokes missing
     UNREADABLE = "unreadable"
+    INVALID_TARGET = "invalid_target"  # the target is outside the model's character set
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class Grade:
     verdict: Verdict
     predicted: str | None = None
     confidence: float | None = None
+    reason: str = ""  # why, in a few words, for logs and the unreadable reply
 
 
 class Grader(Protocol):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import COMMANDS
+from bot.core import _UNREADABLE_REASONS, COMMANDS
 from bot.i18n import available_languages, catalog, t
 from recognition.api import Verdict
 from recognition.images import ImageProblem
@@ -46,6 +46,7 @@ def referenced_keys() -> set[str]:
     # Keys built at run time from enums and periods.
     keys |= {f"photo.{p.value}" for p in ImageProblem}
     keys |= {f"verdict.{v.value}" for v in Verdict}
+    keys |= {f"verdict.unreadable_{r}" for r in _UNREADABLE_REASONS.values()}
     keys |= {f"leaderboard.header_{p}" for p in ("today", "week", "all")}
     for spec in COMMANDS.values():
         keys.add(spec.description_key)

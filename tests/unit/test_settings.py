@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config import Settings, SettingsError, load_settings
+from config.settings import DEFAULT_MODEL_DIR
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 DISCORD = "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GhIjKl.abcdefghijklmnopqrstuvwxyz0123"
@@ -42,7 +43,8 @@ def test_defaults_need_no_variables_at_all() -> None:
     assert settings.telegram_webhook_url is None
     assert settings.database_path == Path("data/bot.sqlite3")
     assert settings.data_dir == Path("data")
-    assert settings.model_dir == Path("models")
+    assert settings.model_dir == DEFAULT_MODEL_DIR
+    assert (settings.model_dir / "strokes").is_dir()
     assert settings.timezone == "UTC"
     assert settings.tz == ZoneInfo("UTC")
     assert settings.daily_time == time(9, 0)

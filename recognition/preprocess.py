@@ -1,0 +1,318 @@
+"""Turn a photo of handwriting into the normalised ink images the character model reads."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageFilter, ImageOps
+
+Gray = npt.NDArray[np.uint8]
+Ink = npt.NDArray[np.float32]
+
+# Work on at most this many pixels a side: enough for a character, cheap to filter.
+WORK_SIDE = 256
+# Below this ink contrast (0..1 darkness relative to the paper) nothing was written.
+MIN_INK_CONTRAST = 0.12
+# Ink this close to the photo's edge is usually the table, a finger or the page border.
+BORDER = 0.02
+
+
+class NoInk(Exception):
+    """The photo shows no writing (blank paper, or a photo too faint to read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One character ready for the model, with what preprocessing learnt about the photo.
+
+    ``image`` is ink darkness in [0, 1] (0 = paper, 1 = the darkest ink), square, the
+    character centred with a margin. ``ink_side`` is the character's larger side in
+    working pixels; ``contrast`` the ink's darkness before stretching; ``inverted`` says
+    the photo was light on dark; ``grid_lines`` how many ruled lines were removed.
+    """
+
+    image: Ink
+    ink_side: int
+    contrast: float
+    inverted: bool
+    grid_lines: int
+    aspect: float  # width / height of the ink's box, for telling words from characters
+
+
+def decode(data: bytes, *, max_side: int = 1024) -> Gray:
+    """Bytes of any common image format to an upright gray array, at most ``max_side`` a side.
+
+    Callers check size and format first (``recognition.images.inspect_image``); this still
+    refuses a decompression bomb rather than trusting that it was done.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format == "JPEG":
+                # Let libjpeg decode at a reduced scale: much faster for big phone photos.
+                img.draft("RGB", (max_side, max_side))
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+    return to_gray(upright, max_side=max_side)
+
+
+def to_gray(img: Image.Image, *, max_side: int = 1024) -> Gray:
+    """Any PIL mode (RGBA, palette, CMYK, 16-bit, float) as 8-bit luminance."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) * (255.0 / max(hi - lo, 1e-9))
+        img = Image.fromarray(arr.astype(np.uint8))
+    elif img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # Transparent pixels are paper: composite onto white before dropping alpha.
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    gray = img.convert("L")
+    if max(gray.size) > max_side:
+        gray.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return np.asarray(gray, dtype=np.uint8).copy()
+
+
+def _is_dark_background(gray: Gray) -> bool:
+    """The background is most of the picture, so the median sits near it; the ink is the
+    far tail. If that tail is on the bright side, the photo is light on dark (a board)."""
+    lo, mid, hi = np.percentile(gray, [2, 50, 98])
+    if hi - lo < 24:
+        return bool(mid < 96)
+    return bool((mid - lo) < (hi - mid))
+
+
+def _shrink(gray: Gray, side: int) -> Gray:
+    h, w = gray.shape
+    if max(h, w) <= side:
+        return gray
+    s = side / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.BOX), dtype=np.uint8)
+
+
+def ink_map(gray: Gray) -> tuple[Ink, bool]:
+    """Darkness of the ink relative to the local paper, in [0, 1], and whether inverted.
+
+    Dividing by an estimate of the paper (a max filter wide enough to close strokes, then
+    smoothed) removes uneven light and shadows, whatever the paper's colour.
+    """
+    inverted = _is_dark_background(gray)
+    if inverted:
+        gray = (255 - gray).astype(np.uint8)
+    h, w = gray.shape
+    small_side = 48
+    scale = small_side / max(h, w)
+    small = Image.fromarray(gray).resize(
+        (max(2, round(w * scale)), max(2, round(h * scale))), Image.Resampling.BOX
+    )
+    # Strokes are a few percent of the picture wide: a 5-pixel max filter at 48 px closes them.
+    paper = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(2.0))
+    paper_full = np.asarray(paper.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
+    ratio = gray.astype(np.float32) / np.maximum(paper_full, 1.0)
+    return np.clip(1.0 - ratio, 0.0, 1.0).astype(np.float32), inverted
+
+
+def _ink_level(ink: Ink) -> float:
+    """How dark the writing is: the mean of the darkest few pixels. A percentile would
+    miss a short, thin stroke (一 written small covers under 1% of the picture)."""
+    flat = ink.ravel()
+    k = max(6, flat.size // 2000)
+    return float(np.partition(flat, flat.size - k)[-k:].mean())
+
+
+def _runs(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
+    """For each True pixel, the length of the horizontal run of True it belongs to."""
+    h, w = mask.shape
+    padded = np.zeros((h, w + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    flat = padded.ravel()
+    edges = np.diff(flat)
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    lengths = (ends - starts).astype(np.int32)
+    out = np.zeros(flat.size, dtype=np.int32)
+    # Mark each run's length at its start and cancel it after its end, then sum along.
+    delta = np.zeros(flat.size + 1, dtype=np.int32)
+    np.add.at(delta, starts + 1, lengths)
+    np.add.at(delta, ends + 1, -lengths)
+    out = np.cumsum(delta[:-1])
+    return out.reshape(h, w + 2)[:, 1:-1]
+
+
+def _line_rows(ink: Ink, mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """Bands of rows crossed by a ruled line: long runs over most of the width, thin."""
+    h, w = mask.shape
+    long_run = _runs(mask) >= 0.3 * w
+    cover = (mask & long_run).sum(1) >= 0.55 * w
+    # Dashed lines (田字格 middle lines) leave gaps: count a row whose ink covers most of
+    # the width in many separate pieces, too.
+    pieces = np.abs(np.diff(mask.astype(np.int8), axis=1)).sum(1) // 2
+    dashed = (mask.sum(1) >= 0.45 * w) & (pieces >= 6)
+    rows = cover | dashed
+    bands: list[tuple[int, int]] = []
+    y = 0
+    while y < h:
+        if rows[y]:
+            start = y
+            while y < h and rows[y]:
+                y += 1
+            # A band thicker than a twentieth of the picture is writing, not a printed rule.
+            if y - start <= max(2, h // 20):
+                bands.append((start, y))
+        else:
+            y += 1
+    return bands
+
+
+def remove_grid(ink: Ink) -> tuple[Ink, int]:
+    """Blank out ruled lines (田字格, lined and squared paper) that cross the whole picture.
+
+    A lone full-width dark line could be the character 一 written wide, so lines are
+    removed only when they look printed: fainter than the writing, or one of several.
+    """
+    level = _ink_level(ink)
+    if level < MIN_INK_CONTRAST:
+        return ink, 0
+    mask = ink > 0.3 * level
+    horizontal = _line_rows(ink, mask)
+    vertical = _line_rows(ink.T, mask.T)
+    strong = float(np.percentile(ink[mask], 90)) if mask.any() else level
+    out = ink.copy()
+    removed = 0
+    grid = len(horizontal) + len(vertical) >= 2
+    for bands, view in ((horizontal, out), (vertical, out.T)):
+        for a, b in bands:
+            band = view[a:b]
+            faint = (
+                float(np.median(band[band > 0.3 * level])) < 0.75 * strong if band.size else True
+            )
+            if grid or faint:
+                # Keep what is much darker than the rule: a stroke crossing it.
+                rule = float(np.median(band))
+                view[a:b] = np.where(band > rule + 0.35 * level, band, 0.0)
+                removed += 1
+    return out, removed
+
+
+def _clean(ink: Ink) -> Ink:
+    """Stretch the ink to [0, 1] and drop paper texture and isolated specks."""
+    level = _ink_level(ink)
+    floor = max(0.06, 0.2 * level)
+    stretched = np.clip((ink - floor) / max(level - floor, 1e-6), 0.0, 1.0)
+    if min(ink.shape) < 96:
+        # A small scan has no sensor noise to remove, and its strokes are a pixel or two.
+        return np.asarray(stretched, dtype=np.float32)
+    # A 3x3 median removes single-pixel noise without thinning real strokes much.
+    img = Image.fromarray((stretched * 255).astype(np.uint8)).filter(ImageFilter.MedianFilter(3))
+    cleaned = (np.asarray(img, dtype=np.float32) / 255.0).astype(np.float32)
+    # Very thin, faint writing can vanish under the median: keep it rather than lose it.
+    return cleaned if float(cleaned.sum()) >= 0.5 * float(stretched.sum()) else stretched
+
+
+def _mass_box(ink: Ink, share: float = 0.005) -> tuple[int, int, int, int]:
+    """The box holding all but ``share`` of the ink mass at each side: robust to specks."""
+    cols = ink.sum(0)
+    rows = ink.sum(1)
+
+    def bounds(profile: npt.NDArray[np.float32]) -> tuple[int, int]:
+        c = np.cumsum(profile)
+        total = float(c[-1])
+        lo = int(np.searchsorted(c, total * share))
+        hi = int(np.searchsorted(c, total * (1 - share)))
+        return lo, hi + 1
+
+    x0, x1 = bounds(cols)
+    y0, y1 = bounds(rows)
+    return x0, y0, x1, y1
+
+
+def normalised_ink(gray: Gray) -> tuple[Ink, bool, int, float]:
+    """The cleaned ink map of a photo at working size: (ink, inverted, grid lines, contrast)."""
+    small = _shrink(gray, WORK_SIDE)
+    ink, inverted = ink_map(small)
+    h, w = ink.shape
+    by, bx = max(1, round(h * BORDER)), max(1, round(w * BORDER))
+    ink[:by], ink[-by:], ink[:, :bx], ink[:, -bx:] = 0.0, 0.0, 0.0, 0.0
+    ink, lines = remove_grid(ink)
+    contrast = _ink_level(ink)
+    if contrast < MIN_INK_CONTRAST:
+        raise NoInk(f"ink contrast {contrast:.2f}")
+    cleaned = _clean(ink)
+    if float(cleaned.sum()) < 4.0:
+        raise NoInk("no ink left after cleaning")
+    return cleaned, inverted, lines, contrast
+
+
+def crop_square(ink: Ink, box: tuple[int, int, int, int], size: int, margin: float) -> Ink:
+    """The square around ``box`` (its centre, its larger side plus ``margin``) at ``size``."""
+    x0, y0, x1, y1 = box
+    side = max(x1 - x0, y1 - y0, 1) * (1 + 2 * margin)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left, top = cx - side / 2, cy - side / 2
+    img = Image.fromarray(ink, mode="F")
+    # Cropping past the edge fills with 0, which is paper: no special case at the borders.
+    crop = img.crop((round(left), round(top), round(left + side), round(top + side)))
+    shrinking = side > size
+    out = crop.resize(
+        (size, size), Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+    )
+    arr = np.asarray(out, dtype=np.float32)
+    peak = float(arr.max())
+    return (arr / peak).astype(np.float32) if peak > 0 else arr
+
+
+def prepare(gray: Gray, size: int = 48, *, margin: float = 0.08) -> Prepared:
+    """One character photo as the model's input; raises NoInk for a blank photo."""
+    ink, inverted, lines, contrast = normalised_ink(gray)
+    box = _mass_box(ink)
+    x0, y0, x1, y1 = box
+    return Prepared(
+        image=crop_square(ink, box, size, margin),
+        ink_side=max(x1 - x0, y1 - y0),
+        contrast=contrast,
+        inverted=inverted,
+        grid_lines=lines,
+        aspect=(x1 - x0) / max(y1 - y0, 1),
+    )
+
+
+def split_characters(gray: Gray, count: int, size: int = 48, *, margin: float = 0.08) -> list[Ink]:
+    """A word written left to right, cut into ``count`` characters at the emptiest columns.
+
+    Each cut is searched near where an even split would put it, so touching characters
+    still come apart; each piece is then cropped and centred like a single character.
+    """
+    ink, _, _, _ = normalised_ink(gray)
+    if count <= 1:
+        return [crop_square(ink, _mass_box(ink), size, margin)]
+    x0, _y0, x1, _y1 = _mass_box(ink)
+    cols = ink[:, x0:x1].sum(0)
+    width = x1 - x0
+    cuts = [x0]
+    for k in range(1, count):
+        guess = width * k / count
+        lo = int(max(guess - width / (2 * count), 1))
+        hi = int(min(guess + width / (2 * count), width - 1))
+        window = cols[lo:hi]
+        cut = lo + int(np.argmin(window)) if window.size else int(guess)
+        cuts.append(x0 + cut)
+    cuts.append(x1)
+    pieces: list[Ink] = []
+    for a, b in itertools.pairwise(cuts):
+        part = np.zeros_like(ink)
+        part[:, a:b] = ink[:, a:b]
+        if float(part.sum()) < 2.0:
+            raise NoInk("a character of the word is missing")
+        pieces.append(crop_square(part, _mass_box(part), size, margin))
+    return pieces
+
+
+def prepare_bytes(data: bytes, size: int = 48) -> Prepared:
+    return prepare(decode(data), size)

@@ -1,0 +1,147 @@
+"""Training arrays: synthetic photos run through the same preprocessing the bot uses, cached."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from recognition.preprocess import NoInk, prepare
+from recognition.training.synth import UNKNOWN, Split, generate
+
+# Bump when the generator or preprocessing changes, so stale caches are not reused.
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Arrays:
+    """Model inputs (uint8 ink darkness, 255 = darkest), class indices and flags.
+
+    ``labels`` index into ``classes`` (the charset, then ``unknown`` last);
+    ``incomplete`` is 1 for a character with strokes left out; ``blank`` marks samples
+    the preprocessing found no ink in (they stay, as all-zero images of ``unknown``).
+    """
+
+    x: npt.NDArray[np.uint8]  # (N, S, S)
+    labels: npt.NDArray[np.int32]
+    incomplete: npt.NDArray[np.uint8]
+    blank: npt.NDArray[np.uint8]
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _prepare_chunk(args: tuple[npt.NDArray[np.uint8], int]) -> tuple[bytes, bytes]:
+    images, size = args
+    out = np.zeros((len(images), size, size), dtype=np.uint8)
+    blank = np.zeros(len(images), dtype=np.uint8)
+    for i, img in enumerate(images):
+        try:
+            out[i] = np.round(prepare(img, size).image * 255).astype(np.uint8)
+        except NoInk:
+            blank[i] = 1
+    return out.tobytes(), blank.tobytes()
+
+
+def prepare_all(
+    images: npt.NDArray[np.uint8], size: int, workers: int = 1
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """Run ``preprocess.prepare`` over a stack of gray images, in ``workers`` processes."""
+    chunks = [(images[i : i + 512], size) for i in range(0, len(images), 512)]
+    if workers > 1 and len(chunks) > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            results = pool.map(_prepare_chunk, chunks)
+    else:
+        results = [_prepare_chunk(c) for c in chunks]
+    x = np.concatenate(
+        [np.frombuffer(r[0], dtype=np.uint8).reshape(-1, size, size) for r in results]
+    )
+    blank = np.concatenate([np.frombuffer(r[1], dtype=np.uint8) for r in results])
+    return x, blank
+
+
+def build(
+    chars: str,
+    *,
+    n_per_class: int,
+    incomplete_per_class: int,
+    unknown: int,
+    seed: int,
+    split: Split,
+    size: int,
+    render_size: int = 64,
+    workers: int = 2,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> Arrays:
+    """Generate (or load from ``cache_dir``) one split of the training data."""
+    key = json.dumps(
+        [
+            CACHE_VERSION,
+            chars,
+            n_per_class,
+            incomplete_per_class,
+            unknown,
+            seed,
+            split,
+            size,
+            render_size,
+        ],
+        ensure_ascii=False,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path = cache_dir / f"{split}-{digest}.npz" if cache_dir else None
+    classes = (*chars, UNKNOWN)
+    if path is not None and path.exists():
+        data = np.load(path)
+        return Arrays(data["x"], data["labels"], data["incomplete"], data["blank"], classes)
+    ds = generate(
+        chars,
+        n_per_class,
+        seed,
+        render_size,
+        split,
+        incomplete_per_class=incomplete_per_class,
+        unknown=unknown,
+        workers=workers,
+        progress=progress,
+    )
+    x, blank = prepare_all(ds.images, size, workers)
+    index = {c: i for i, c in enumerate(classes)}
+    labels = np.array([index[label] for label in ds.labels], dtype=np.int32)
+    incomplete = np.array([k == "incomplete" for k in ds.kinds], dtype=np.uint8)
+    arrays = Arrays(x, labels, incomplete, blank, classes)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, x=x, labels=labels, incomplete=incomplete, blank=blank)
+        tmp.replace(path)
+    return arrays
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+
+def image_folder(root: Path) -> list[tuple[Path, str]]:
+    """``root/<label>/*.png`` as (file, label) pairs, sorted; ``label`` is the folder name."""
+    pairs: list[tuple[Path, str]] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for f in sorted(folder.rglob("*")):
+            if f.suffix.lower() in IMAGE_SUFFIXES:
+                pairs.append((f, folder.name))
+    return pairs
+
+
+def real_folders(roots: Sequence[Path]) -> list[tuple[Path, str]]:
+    pairs: list[tuple[Path, str]] = []
+    for root in roots:
+        pairs += image_folder(root)
+    return pairs

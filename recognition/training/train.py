@@ -1,0 +1,254 @@
+"""`hanzi-bot train`: generate synthetic data, train the character model, evaluate and export it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from recognition.training.dataset import Arrays, build
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out: Path
+    work: Path
+    size: int = 48
+    per_class: int = 350
+    incomplete_per_class: int = 50
+    unknown: int = 16000
+    val_per_class: int = 40
+    epochs: int = 12
+    batch: int = 128
+    lr: float = 2e-3
+    seed: int = 2026
+    workers: int = 2
+    chars: str = ""  # empty: the HSK 1 charset
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    real: tuple[Path, ...] = ()
+    progress: bool = True
+
+
+def log(msg: str) -> None:
+    print(f"[train {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _augment_fn(size: int) -> Any:
+    import tensorflow as tf
+
+    def augment(x: Any, y: Any) -> Any:
+        # Inputs are ink in [0, 1]. Small shifts and zooms: real crops are never centred
+        # exactly; thicker or fainter strokes: pens and scanners differ.
+        img = tf.cast(x, tf.float32)[..., None] / 255.0
+        scale = tf.random.uniform([], 0.86, 1.08)
+        new = tf.cast(tf.round(size * scale), tf.int32)
+        img = tf.image.resize(img, [new, new])
+        img = tf.image.resize_with_crop_or_pad(img, size, size)
+        shift = tf.random.uniform([2], -3, 4, dtype=tf.int32)
+        img = tf.roll(img, shift, axis=[0, 1])
+        thicken = tf.random.uniform([]) < 0.2
+        img = tf.cond(
+            thicken,
+            lambda: tf.nn.max_pool2d(img[None], 2, 1, "SAME")[0],
+            lambda: img,
+        )
+        img = img * tf.random.uniform([], 0.55, 1.0)
+        img = img / tf.maximum(tf.reduce_max(img), 1e-3)
+        return img, y
+
+    return augment
+
+
+def _inputs(a: Arrays) -> npt.NDArray[np.float32]:
+    return (a.x.astype(np.float32) / 255.0)[..., None]
+
+
+def train_model(cfg: TrainConfig, train: Arrays, val: Arrays) -> Any:
+    import keras
+    import tensorflow as tf
+
+    from recognition.training.model import build_model
+
+    keras.utils.set_random_seed(cfg.seed)
+    n_classes = len(train.classes)
+    model = build_model(cfg.size, n_classes, cfg.widths)
+    # Only the heads with a loss are trained; the embedding shares their layers.
+    trainable = keras.Model(model.input, {k: model.output[k] for k in ("probs", "incomplete")})
+    steps = max(1, len(train) // cfg.batch)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        cfg.lr * 0.1, steps * cfg.epochs, warmup_target=cfg.lr, warmup_steps=steps // 2
+    )
+    trainable.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+        loss={
+            "probs": keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+            "incomplete": keras.losses.BinaryCrossentropy(),
+        },
+        loss_weights={"probs": 1.0, "incomplete": 0.5},
+        metrics={"probs": ["accuracy"]},
+    )
+
+    def targets(a: Arrays) -> dict[str, Any]:
+        return {
+            "probs": keras.utils.to_categorical(a.labels, n_classes).astype(np.float32),
+            "incomplete": a.incomplete.astype(np.float32)[:, None],
+        }
+
+    ds = (
+        tf.data.Dataset.from_tensor_slices((train.x, targets(train)))
+        .shuffle(len(train), seed=cfg.seed, reshuffle_each_iteration=True)
+        .map(_augment_fn(cfg.size), num_parallel_calls=2)
+        .batch(cfg.batch, drop_remainder=True)
+        .prefetch(2)
+    )
+    val_ds = tf.data.Dataset.from_tensor_slices((_inputs(val), targets(val))).batch(256)
+    cfg.work.mkdir(parents=True, exist_ok=True)
+    history = trainable.fit(
+        ds,
+        validation_data=val_ds,
+        epochs=cfg.epochs,
+        verbose=1 if cfg.progress else 2,
+        callbacks=[keras.callbacks.CSVLogger(str(cfg.work / "training_log.csv"))],
+    )
+    model.save(cfg.work / "model.keras")
+    return model, history.history
+
+
+def predict(model: Any, x: npt.NDArray[np.float32]) -> dict[str, npt.NDArray[np.float32]]:
+    out = model.predict(x, batch_size=256, verbose=0)
+    return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+def load_real(roots: Sequence[Path], size: int) -> tuple[npt.NDArray[np.float32], list[str]]:
+    """Real handwriting folders (``<root>/<char>/*.png``) preprocessed like a photo."""
+    from recognition.preprocess import NoInk, decode, prepare
+    from recognition.training.dataset import real_folders
+
+    xs, labels = [], []
+    for path, label in real_folders(roots):
+        try:
+            img = prepare(decode(path.read_bytes()), size).image
+        except NoInk:
+            img = np.zeros((size, size), dtype=np.float32)
+        xs.append(img)
+        labels.append(label)
+    return np.stack(xs)[..., None].astype(np.float32), labels
+
+
+def parse_args(argv: Sequence[str] | None) -> TrainConfig:
+    p = argparse.ArgumentParser(prog="hanzi-bot train", description=__doc__)
+    p.add_argument("--out", type=Path, default=Path("models/char"), help="where the model goes")
+    p.add_argument("--work", type=Path, default=Path(".cache/train"), help="data cache, logs")
+    p.add_argument("--size", type=int, default=48)
+    p.add_argument("--per-class", type=int, default=350)
+    p.add_argument("--incomplete", type=int, default=50, help="incomplete variants per class")
+    p.add_argument("--unknown", type=int, default=16000)
+    p.add_argument("--val-per-class", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("--chars", default="", help="train on these characters only (smoke runs)")
+    p.add_argument("--widths", default="32,64,128,256")
+    p.add_argument(
+        "--real",
+        type=Path,
+        action="append",
+        default=[],
+        help="folders of real handwriting (<dir>/<char>/*.png) to report transfer on",
+    )
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    return TrainConfig(
+        out=a.out,
+        work=a.work,
+        size=a.size,
+        per_class=a.per_class,
+        incomplete_per_class=a.incomplete,
+        unknown=a.unknown,
+        val_per_class=a.val_per_class,
+        epochs=a.epochs,
+        batch=a.batch,
+        seed=a.seed,
+        workers=a.workers,
+        chars=a.chars,
+        widths=tuple(int(w) for w in a.widths.split(",")),
+        real=tuple(a.real),
+        progress=not a.no_progress,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    from recognition.training.synth import hsk1_charset
+
+    chars = cfg.chars or hsk1_charset()
+    start = time.monotonic()
+    common: dict[str, Any] = {
+        "size": cfg.size,
+        "workers": cfg.workers,
+        "cache_dir": cfg.work / "data",
+        "progress": cfg.progress,
+    }
+    log(f"data: {len(chars)} characters, {cfg.per_class} per class, input {cfg.size}px")
+    train = build(
+        chars,
+        n_per_class=cfg.per_class,
+        incomplete_per_class=cfg.incomplete_per_class,
+        unknown=cfg.unknown,
+        seed=cfg.seed,
+        split="train",
+        **common,
+    )
+    val = build(
+        chars,
+        n_per_class=cfg.val_per_class,
+        incomplete_per_class=cfg.val_per_class // 2,
+        unknown=max(50, cfg.unknown * cfg.val_per_class // cfg.per_class),
+        seed=cfg.seed + 1,
+        split="val",
+        **common,
+    )
+    test = build(
+        chars,
+        n_per_class=cfg.val_per_class,
+        incomplete_per_class=cfg.val_per_class // 2,
+        unknown=max(50, cfg.unknown * cfg.val_per_class // cfg.per_class),
+        seed=cfg.seed + 2,
+        split="test",
+        **common,
+    )
+    log(
+        f"data ready: train {len(train)}, val {len(val)}, test {len(test)} "
+        f"in {time.monotonic() - start:.0f}s"
+    )
+    model, history = train_model(cfg, train, val)
+    log(f"trained in {time.monotonic() - start:.0f}s")
+    from recognition.training.report import finish
+
+    finish(cfg, model, history, val, test, chars)
+    log(f"done in {time.monotonic() - start:.0f}s: {cfg.out}")
+    return 0
+
+
+def config_json(cfg: TrainConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()} | {
+        "real": [str(r) for r in cfg.real]
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["TrainConfig", "config_json", "json", "load_real", "main", "predict", "train_model"]
