@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # pip reinstalls when pyproject.toml changes; the stamp files remember what was installed.
+# EXTRAS=dev,train also installs TensorFlow for the training tests (CI does).
+EXTRAS ?= dev
+comma := ,
 RUNTIME_STAMP := $(VENV)/.installed-runtime
-DEV_STAMP := $(VENV)/.installed-dev
+DEV_STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: run test lint typecheck console clean help
 
@@ -23,7 +26,7 @@ $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $@ $(RUNTIME_STAMP)
 
 run: $(RUNTIME_STAMP)

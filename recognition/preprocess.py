@@ -65,9 +65,16 @@ def to_gray(img: Image.Image, *, max_side: int = 1024) -> Gray:
     """Any PIL mode (RGBA, palette, CMYK, 16-bit, float) as 8-bit luminance."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = (arr - lo) * (255.0 / max(hi - lo, 1e-9))
-        img = Image.fromarray(arr.astype(np.uint8))
+        # Scale by the format's range, not the picture's: stretching min..max would turn
+        # a blank page's sensor noise into full-contrast "ink".
+        if img.mode.startswith("I;16") or (img.mode == "I" and float(arr.max()) > 255):
+            full = 65535.0
+        elif img.mode == "F" and float(arr.max()) <= 1.0:
+            full = 1.0
+        else:
+            full = 255.0
+        arr = np.clip(arr * (255.0 / full), 0, 255)
+        img = Image.fromarray(np.round(arr).astype(np.uint8))
     elif img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         # Transparent pixels are paper: composite onto white before dropping alpha.
         rgba = img.convert("RGBA")
@@ -146,17 +153,18 @@ def _runs(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     return out.reshape(h, w + 2)[:, 1:-1]
 
 
-def _line_rows(ink: Ink, mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """Bands of rows crossed by a ruled line: long runs over most of the width, thin."""
+def _line_rows(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int, float]]:
+    """Bands of rows crossed by a ruled line, with the share of the width they cover."""
     h, w = mask.shape
     long_run = _runs(mask) >= 0.3 * w
-    cover = (mask & long_run).sum(1) >= 0.55 * w
+    covered = (mask & long_run).sum(1)
     # Dashed lines (田字格 middle lines) leave gaps: count a row whose ink covers most of
     # the width in many separate pieces, too.
     pieces = np.abs(np.diff(mask.astype(np.int8), axis=1)).sum(1) // 2
     dashed = (mask.sum(1) >= 0.45 * w) & (pieces >= 6)
-    rows = cover | dashed
-    bands: list[tuple[int, int]] = []
+    rows = (covered >= 0.55 * w) | dashed
+    span = np.where(dashed, 1.0, covered / w)
+    bands: list[tuple[int, int, float]] = []
     y = 0
     while y < h:
         if rows[y]:
@@ -165,7 +173,7 @@ def _line_rows(ink: Ink, mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
                 y += 1
             # A band thicker than a twentieth of the picture is writing, not a printed rule.
             if y - start <= max(2, h // 20):
-                bands.append((start, y))
+                bands.append((start, y, float(span[start:y].max())))
         else:
             y += 1
     return bands
@@ -174,26 +182,27 @@ def _line_rows(ink: Ink, mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 def remove_grid(ink: Ink) -> tuple[Ink, int]:
     """Blank out ruled lines (田字格, lined and squared paper) that cross the whole picture.
 
-    A lone full-width dark line could be the character 一 written wide, so lines are
-    removed only when they look printed: fainter than the writing, or one of several.
+    A dark line over most of the width could be the character 一 written wide, so a line
+    is removed only when it looks printed: fainter than the writing, or part of a grid
+    and running (nearly) edge to edge.
     """
     level = _ink_level(ink)
     if level < MIN_INK_CONTRAST:
         return ink, 0
-    mask = ink > 0.3 * level
-    horizontal = _line_rows(ink, mask)
-    vertical = _line_rows(ink.T, mask.T)
+    # Low enough to catch a pale printed grid that the cleaning step would still keep.
+    mask = ink > 0.15 * level
+    horizontal = _line_rows(mask)
+    vertical = _line_rows(mask.T)
     strong = float(np.percentile(ink[mask], 90)) if mask.any() else level
     out = ink.copy()
     removed = 0
     grid = len(horizontal) + len(vertical) >= 2
     for bands, view in ((horizontal, out), (vertical, out.T)):
-        for a, b in bands:
+        for a, b, span in bands:
             band = view[a:b]
-            faint = (
-                float(np.median(band[band > 0.3 * level])) < 0.75 * strong if band.size else True
-            )
-            if grid or faint:
+            marked = band[band > 0.15 * level]
+            faint = float(np.median(marked)) < 0.75 * strong if marked.size else True
+            if faint or (grid and span >= 0.8):
                 # Keep what is much darker than the rule: a stroke crossing it.
                 rule = float(np.median(band))
                 view[a:b] = np.where(band > rule + 0.35 * level, band, 0.0)
@@ -214,6 +223,50 @@ def _clean(ink: Ink) -> Ink:
     cleaned = (np.asarray(img, dtype=np.float32) / 255.0).astype(np.float32)
     # Very thin, faint writing can vanish under the median: keep it rather than lose it.
     return cleaned if float(cleaned.sum()) >= 0.5 * float(stretched.sum()) else stretched
+
+
+def _drop_strays(ink: Ink, cells: int = 24) -> Ink:
+    """Remove small blobs of ink far from the writing: a pen dot, a crumb, a corner shadow.
+
+    Connected parts are found on a coarse grid (cells of about 1/24 of the picture, grown by
+    one cell so the separate strokes of one character stay together); a part with less than
+    a quarter of the largest part's ink is dropped.
+    """
+    h, w = ink.shape
+    step = max(1, -(-max(h, w) // cells))
+    gh, gw = -(-h // step), -(-w // step)
+    padded = np.zeros((gh * step, gw * step), dtype=np.float32)
+    padded[:h, :w] = ink
+    mass = padded.reshape(gh, step, gw, step).sum((1, 3))
+    occupied = mass > 0.02 * step * step
+    grown = occupied.copy()
+    grown[1:] |= occupied[:-1]
+    grown[:-1] |= occupied[1:]
+    grown[:, 1:] |= grown[:, :-1].copy()
+    grown[:, :-1] |= grown[:, 1:].copy()
+    labels = np.zeros((gh, gw), dtype=np.int32)
+    totals: list[float] = []
+    for sy, sx in zip(*np.nonzero(grown), strict=True):
+        if labels[sy, sx]:
+            continue
+        totals.append(0.0)
+        label = len(totals)
+        labels[sy, sx] = label
+        stack = [(int(sy), int(sx))]
+        while stack:
+            y, x = stack.pop()
+            totals[-1] += float(mass[y, x])
+            for ny in (y - 1, y, y + 1):
+                for nx in (x - 1, x, x + 1):
+                    if 0 <= ny < gh and 0 <= nx < gw and grown[ny, nx] and not labels[ny, nx]:
+                        labels[ny, nx] = label
+                        stack.append((ny, nx))
+    if len(totals) <= 1:
+        return ink
+    keep_labels = [i + 1 for i, t in enumerate(totals) if t >= 0.25 * max(totals)]
+    keep = np.isin(labels, keep_labels)
+    pixel_keep = np.repeat(np.repeat(keep, step, 0), step, 1)[:h, :w]
+    return np.where(pixel_keep, ink, 0.0).astype(np.float32)
 
 
 def _mass_box(ink: Ink, share: float = 0.005) -> tuple[int, int, int, int]:
@@ -244,7 +297,7 @@ def normalised_ink(gray: Gray) -> tuple[Ink, bool, int, float]:
     contrast = _ink_level(ink)
     if contrast < MIN_INK_CONTRAST:
         raise NoInk(f"ink contrast {contrast:.2f}")
-    cleaned = _clean(ink)
+    cleaned = _drop_strays(_clean(ink))
     if float(cleaned.sum()) < 4.0:
         raise NoInk("no ink left after cleaning")
     return cleaned, inverted, lines, contrast

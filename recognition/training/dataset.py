@@ -15,7 +15,7 @@ from recognition.preprocess import NoInk, prepare
 from recognition.training.synth import UNKNOWN, Split, generate
 
 # Bump when the generator or preprocessing changes, so stale caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True, eq=False)
