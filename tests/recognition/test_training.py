@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from recognition.charmodel import CharModel, Job
-from tests.recognition.test_charmodel import photo
+from tests.recognition.photos import photo
 
 pytest.importorskip("tensorflow", reason="needs the train extra (.ci/run installs it)")
 

@@ -1,0 +1,39 @@
+"""Photos of writing made in the tests: printed CJK glyphs on uneven paper, as a phone takes them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
+def photo(text: str, *, size: int = 240, fmt: str = "JPEG", seed: int = 0) -> bytes:
+    """``text`` written in a CJK font on slightly grey, unevenly lit paper, as a phone JPEG."""
+    if not FONT.exists():
+        pytest.skip("needs fonts-wqy-microhei")
+    rng = np.random.default_rng(seed)
+    width = size * max(1, len(text))
+    img = Image.new("L", (width, size), 225)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(str(FONT), int(size * 0.6))
+    for i, ch in enumerate(text):
+        draw.text((i * size + size * 0.2, size * 0.12), ch, fill=30, font=font)
+    arr = np.asarray(img.filter(ImageFilter.GaussianBlur(1.0)), dtype=np.float32)
+    arr *= np.linspace(0.85, 1.05, width)[None, :]
+    arr += rng.normal(0, 3, arr.shape)
+    out = io.BytesIO()
+    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(out, fmt)
+    return out.getvalue()
+
+
+def blank_page(size: int = 300) -> bytes:
+    rng = np.random.default_rng(1)
+    arr = 220 + rng.normal(0, 2, (size, size))
+    out = io.BytesIO()
+    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(out, "PNG")
+    return out.getvalue()
