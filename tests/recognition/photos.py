@@ -1,4 +1,4 @@
-"""Photos of writing made in the tests: printed CJK glyphs on uneven paper, as a phone takes them."""
+"""Photos of writing made in tests: printed CJK glyphs on uneven paper, as a phone takes them."""
 
 from __future__ import annotations
 
