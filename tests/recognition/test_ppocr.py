@@ -1,0 +1,92 @@
+"""The committed PP-OCRv4 recognizer reads printed lines and classifies single characters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from recognition.ppocr import MODEL_DIR, CharsetMismatch, PPOCRRecognizer, char_tensor
+
+FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+pytestmark = [
+    pytest.mark.model,
+    pytest.mark.skipif(not FONT.exists(), reason="needs fonts-wqy-microhei"),
+]
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> PPOCRRecognizer:
+    return PPOCRRecognizer()
+
+
+def render(text: str, size: int = 40, rgb: bool = False) -> np.ndarray:
+    font = ImageFont.truetype(str(FONT), size)
+    left, top, right, bottom = font.getbbox(text)
+    pad = size // 3
+    image = Image.new("RGB" if rgb else "L", (right - left + 2 * pad, bottom - top + 2 * pad))
+    image.paste("white", (0, 0, *image.size))
+    ImageDraw.Draw(image).text((pad - left, pad - top), text, fill="black", font=font)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def test_reads_a_printed_line_exactly(recognizer: PPOCRRecognizer) -> None:
+    lines = ["我们学习汉语", "今天星期三", "你好"]
+    images = [render(lines[0]), render(lines[1], 30, rgb=True), render(lines[2], 56)]
+    results = recognizer.read_lines(images)
+    assert [r.text for r in results] == lines
+    assert all(r.confidence > 0.9 for r in results)
+    assert [len(r.chars) for r in results] == [6, 5, 2]
+
+
+def test_no_lines_no_work(recognizer: PPOCRRecognizer) -> None:
+    assert recognizer.read_lines([]) == []
+
+
+def test_char_probabilities_rank_the_written_character_first(
+    recognizer: PPOCRRecognizer,
+) -> None:
+    charset = "我你他好人大天中学生"
+    written = "好人学天"
+    probs = recognizer.char_probabilities([render(c, 64) for c in written], charset)
+    assert probs.shape == (len(written), len(charset))
+    assert probs.dtype == np.float32
+    assert "".join(charset[i] for i in probs.argmax(axis=1)) == written
+    assert (probs.max(axis=1) > 0.5).all()
+
+
+def test_a_character_outside_the_charset_scores_low(recognizer: PPOCRRecognizer) -> None:
+    probs = recognizer.char_probabilities([render("龙", 64)], "我你他好人")
+    assert probs.max() < 0.5
+
+
+def test_a_small_faint_character_in_a_large_frame_still_reads(
+    recognizer: PPOCRRecognizer,
+) -> None:
+    frame = np.full((200, 300), 250, dtype=np.uint8)
+    glyph = render("学", 40)
+    frame[20 : 20 + glyph.shape[0], 30 : 30 + glyph.shape[1]] = np.maximum(glyph, 170)
+    assert char_tensor(frame).shape[1] == 48
+    probs = recognizer.char_probabilities([frame], "我你学生")
+    assert "我你学生"[int(probs.argmax())] == "学"
+
+
+def test_characters_it_cannot_read_are_refused(recognizer: PPOCRRecognizer) -> None:
+    with pytest.raises(ValueError, match="cannot read"):
+        recognizer.char_probabilities([render("我")], "我😀")
+
+
+def test_a_keys_file_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> None:
+    keys = (MODEL_DIR / "ppocr_keys_v1.txt").read_text("utf-8").splitlines()
+    short = tmp_path / "keys.txt"
+    short.write_text("\n".join(keys[:-1]) + "\n", "utf-8")
+    with pytest.raises(CharsetMismatch, match="6625 output classes"):
+        PPOCRRecognizer(keys_path=short)
+
+
+def test_blank_paper_scores_low_for_every_character(recognizer: PPOCRRecognizer) -> None:
+    probs = recognizer.char_probabilities([np.full((64, 64), 240, np.uint8)], "我你他好人")
+    assert probs.max() < 0.5
