@@ -15,6 +15,7 @@ from config import Settings
 from quizzes.hsk import load_vocabulary
 from recognition.charmodel import CharModel
 from recognition.grading import CharacterGrader
+from recognition.lines import LineOCR, LineOCRReader
 from recognition.runtime import ModelLoadError
 from storage import ImageStore, SqliteStorage, open_storage
 
@@ -45,6 +46,7 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
     """Everything long-lived, built once, closed on the way out."""
     storage = await open_storage(settings.database_path)
     grader = load_grader(settings)
+    reader = load_reader(settings)
     try:
         images = ImageStore(settings.data_dir)
         core = Core(
@@ -53,6 +55,7 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
             images=images,
             vocabulary=load_vocabulary(),
             grader=grader,
+            reader=reader,
         )
         pending = await storage.attempts.pending()
         log.info(
@@ -64,6 +67,8 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
         if grader is not None:
             # Finishes grading what was received before the database closes.
             await grader.close()
+        if reader is not None:
+            await reader.close()
         await storage.close()
         log.info("app.stopped")
 
@@ -81,6 +86,18 @@ def load_grader(settings: Settings) -> CharacterGrader | None:
         extra={"fields": {"model": str(model_dir), "characters": len(model.charset)}},
     )
     return CharacterGrader(model)
+
+
+def load_reader(settings: Settings) -> LineOCRReader | None:
+    """The text-line OCR models (PP-OCRv4), compiled once; None if they are missing."""
+    model_dir = settings.model_dir / "ppocr"
+    try:
+        ocr = LineOCR(model_dir)
+    except ModelLoadError as exc:
+        log.warning("ocr.unavailable", extra={"fields": {"why": str(exc)}})
+        return None
+    log.info("ocr.loaded", extra={"fields": {"model": str(model_dir)}})
+    return LineOCRReader(ocr)
 
 
 async def run_console(settings: Settings, *, user: str = "me", chat: str = "console") -> None:

@@ -43,8 +43,15 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("target", help="the character or word that was asked for")
     classify = sub.add_parser("classify", help="the 5 likeliest characters in a photo, as JSON")
     classify.add_argument("image", type=Path)
+    ocr = sub.add_parser("ocr", help="read the text lines in a photo")
+    ocr.add_argument("image", type=Path)
+    ocr.add_argument("--json", action="store_true", help="lines with boxes and confidences")
     evaluate = sub.add_parser("evaluate", help="measure a model on a folder of labelled images")
-    evaluate.add_argument("what", choices=["chars"], help="chars: DIR/<character>/*.png")
+    evaluate.add_argument(
+        "what",
+        choices=["chars", "lines"],
+        help="chars: DIR/<character>/*.png; lines: DIR/labels.tsv (file name TAB text)",
+    )
     evaluate.add_argument("dir", type=Path)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser(
@@ -53,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     bench = sub.add_parser("bench", help="speed and memory benchmarks against a baseline")
-    bench.add_argument("what", choices=["recognition"])
+    bench.add_argument("what", choices=["recognition", "ocr"])
+    bench.add_argument("--lines", type=int, default=50, help="ocr: synthetic lines to read")
     bench.add_argument("--images", type=int, default=512, help="photos per run")
     bench.add_argument("--concurrency", type=int, default=64)
     return parser
@@ -138,6 +146,54 @@ def _evaluate(settings: Settings, what: str, folder: Path, as_json: bool) -> int
     return 0
 
 
+def _line_ocr(settings: Settings) -> Any:
+    from recognition.lines import LineOCR
+
+    return LineOCR(settings.model_dir / "ppocr")
+
+
+def _ocr(settings: Settings, image: Path, as_json: bool) -> int:
+    ocr = _line_ocr(settings)
+    page = ocr.read(_read_image(image, settings.max_photo_bytes))
+    if not as_json:
+        print(page.text)
+        return 0
+    out = {
+        "width": page.width,
+        "height": page.height,
+        "truncated": page.truncated,
+        "problem": page.problem.value if page.problem else None,
+        "lines": [
+            {
+                "text": line.text,
+                "confidence": round(line.confidence, 4),
+                "box": [[round(x, 1), round(y, 1)] for x, y in line.box],
+                "char_confidences": [round(c, 4) for c in line.char_confidences],
+            }
+            for line in page.lines
+        ],
+    }
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def _evaluate_lines(settings: Settings, folder: Path, as_json: bool) -> int:
+    from recognition.ocr_eval import evaluate_lines
+
+    ocr = _line_ocr(settings)
+    try:
+        result = evaluate_lines(ocr.read, folder)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"hanzi-bot: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            print(f"{key:>16}: {value}")
+    return 0
+
+
 def _train(argv: Sequence[str]) -> int:
     try:
         from recognition.training.train import main as train_main
@@ -213,8 +269,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verify(settings, args.image, args.target)
         if args.command == "classify":
             return _classify(settings, args.image)
+        if args.command == "ocr":
+            return _ocr(settings, args.image, args.json)
+        if args.command == "evaluate" and args.what == "lines":
+            return _evaluate_lines(settings, args.dir, args.json)
         if args.command == "evaluate":
             return _evaluate(settings, args.what, args.dir, args.json)
+        if args.command == "bench" and args.what == "ocr":
+            from recognition.ocr_eval import bench_ocr, print_bench
+
+            print_bench(bench_ocr(settings.model_dir / "ppocr", lines=args.lines))
+            return 0
         if args.command == "bench":
             from recognition.bench import bench_recognition
 

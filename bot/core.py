@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.i18n import t
 from bot.messages import Button, ChatKind, ChatRef, IncomingMessage, Photo, Reply
+from bot.ocr_reply import ocr_replies
 from bot.ratelimit import SlidingWindowLimiter
 from quizzes.challenges import Challenges
 from quizzes.feedback import export_corrections
@@ -423,8 +424,25 @@ class Core:
         self._check_photo(ctx, photo)
         if self.reader is None:
             return [ctx.say("photo.ocr_unavailable")]
-        lines = await self.reader.read(photo.data)
-        return [Reply(text="\n".join(line.text for line in lines))]
+        try:
+            page = await self.reader.read(photo.data)
+        except ServiceBusy as exc:
+            raise UserError("ocr.busy", seconds=max(1, round(exc.retry_after))) from exc
+        except ImageRejected as exc:
+            raise UserError(f"photo.{exc.problem}", width=exc.width, height=exc.height) from exc
+        log.info(
+            "ocr.read",
+            extra={
+                "fields": {
+                    "chat": ctx.chat.id,
+                    "user": ctx.user.id,
+                    "lines": len(page.lines),
+                    "problem": page.problem or "",
+                    "truncated": page.truncated,
+                }
+            },
+        )
+        return ocr_replies(page, photo.data, self.vocabulary, ctx.lang)
 
     async def _answer(self, ctx: Context, photo: Photo) -> list[Reply]:
         now = self.clock()

@@ -29,13 +29,47 @@ class Grader(Protocol):
     async def grade(self, image: bytes, target: str) -> Grade: ...
 
 
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True, slots=True)
 class TextLine:
+    """One line read from a photo. ``box`` holds its corners (top-left, top-right,
+    bottom-right, bottom-left) in pixels of the upright photo; ``char_confidences`` lines
+    up with ``text`` one to one."""
+
     text: str
     confidence: float
+    box: tuple[Point, ...] = ()
+    char_confidences: tuple[float, ...] = ()
+
+
+class PageProblem(StrEnum):
+    """Why a photo gave no text, so the reply can say what to do differently."""
+
+    NO_TEXT = "no_text"
+    BLURRY = "blurry"
+    TOO_SMALL = "too_small"
+
+
+@dataclass(frozen=True, slots=True)
+class TextPage:
+    """Everything read from one photo, in reading order. ``width`` and ``height`` are the
+    upright photo's size, the frame of the boxes; ``truncated`` says more text boxes were
+    found than were read."""
+
+    lines: tuple[TextLine, ...] = ()
+    width: int = 0
+    height: int = 0
+    truncated: bool = False
+    problem: PageProblem | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
 
 
 class LineReader(Protocol):
     """Reads the handwritten text lines in a photo, top to bottom."""
 
-    async def read(self, image: bytes) -> list[TextLine]: ...
+    async def read(self, image: bytes) -> TextPage: ...

@@ -63,7 +63,8 @@ def test_a_dropped_image_path_is_sent_as_a_photo(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("your answer for today is saved") == 2
     assert "isn't a picture I can read" in result.stdout
-    assert "OCR" in result.stdout
+    # /ocr reaches the line reader: the cross is no text (or, without the models, says so).
+    assert "can't find any writing" in result.stdout or "OCR" in result.stdout
     with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 2
 

@@ -1,0 +1,632 @@
+"""Text lines in a photo: PP-OCRv4 detection, orientation and recognition, in reading order."""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+
+from recognition.api import PageProblem, Point, TextLine, TextPage
+from recognition.images import MAX_PIXELS, ImageProblem, ImageRejected
+from recognition.ppocr import MODEL_DIR, PPOCRRecognizer
+from recognition.preprocess import to_gray
+from recognition.runtime import CompiledModel, ModelLoadError
+from recognition.service import BatchingService
+
+log = logging.getLogger(__name__)
+
+Gray = npt.NDArray[np.uint8]
+Floats = npt.NDArray[np.float32]
+
+DET_FILE = "det.xml"
+CLS_FILE = "cls.xml"
+
+# Crops are cut from the photo at this size: a line is read 48 pixels high, so more
+# resolution only costs decoding time.
+DECODE_MAX_SIDE = 1600
+# Detection runs at most this large (PaddleOCR's default): its cost grows with the pixel
+# count, and a page's lines are still 20+ pixels high at this size.
+DET_MAX_SIDE = 960
+# Tiny images are enlarged for detection: DB finds text poorly when a character is only a
+# few pixels of its probability map.
+DET_MIN_SIDE = 320
+DET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+DET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+THRESHOLD = 0.3  # a pixel of the probability map above this is text
+BOX_THRESHOLD = 0.55  # a box whose mean probability is below this is noise
+UNCLIP_RATIO = 1.5  # DB shrinks text regions when training; grow them back by this much
+MIN_BOX_SIDE = 3.0  # in detection pixels: smaller regions are specks
+MAX_BOXES = 200  # text boxes read per photo; a page of hundreds stops here and says so
+MAX_REGIONS = 2000  # regions scored per photo, so a noisy photo cannot cost unbounded time
+
+VERTICAL_RATIO = 1.5  # a crop this much taller than wide is a vertical line of text
+CLS_HEIGHT, CLS_WIDTH = 48, 192
+FLIP_CONFIDENCE = 0.9  # the orientation model must be this sure before a line is turned
+MIN_LINE_SCORE = 0.5  # lines whose characters average below this are not text
+
+# When nothing is read: below this contrast (0-255) the page is blank; a written page's
+# sharpest edges jump by at least this share of its contrast between two pixels.
+BLANK_CONTRAST = 40.0
+SHARP_EDGE_SHARE = 0.16
+TOO_SMALL_SIDE = 32
+
+
+# --- geometry ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Quad:
+    """A rotated rectangle as its corners: top-left, top-right, bottom-right, bottom-left."""
+
+    points: tuple[Point, Point, Point, Point]
+    score: float = 1.0
+
+    @property
+    def center(self) -> Point:
+        xs, ys = zip(*self.points, strict=True)
+        return (sum(xs) / 4, sum(ys) / 4)
+
+    @property
+    def width(self) -> float:
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self.points
+        return max(math.hypot(x1 - x0, y1 - y0), math.hypot(x2 - x3, y2 - y3))
+
+    @property
+    def height(self) -> float:
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self.points
+        return max(math.hypot(x3 - x0, y3 - y0), math.hypot(x2 - x1, y2 - y1))
+
+    @property
+    def angle(self) -> float:
+        """The direction of the top edge in degrees, clockwise from horizontal (y points down)."""
+        (x0, y0), (x1, y1) = self.points[:2]
+        return math.degrees(math.atan2(y1 - y0, x1 - x0))
+
+    @property
+    def top(self) -> float:
+        return min(y for _, y in self.points)
+
+    @property
+    def bottom(self) -> float:
+        return max(y for _, y in self.points)
+
+    @property
+    def left(self) -> float:
+        return min(x for x, _ in self.points)
+
+    def scaled(self, sx: float, sy: float) -> Quad:
+        p0, p1, p2, p3 = ((x * sx, y * sy) for x, y in self.points)
+        return Quad((p0, p1, p2, p3), self.score)
+
+
+def _runs(mask: npt.NDArray[np.bool_]) -> tuple[list[int], list[int], list[int]]:
+    """Horizontal runs of True as (row, start, end exclusive), row by row, left to right."""
+    h, w = mask.shape
+    padded = np.zeros((h, w + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    step = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(step == 1)
+    _, ends = np.nonzero(step == -1)
+    return rows.tolist(), starts.tolist(), ends.tolist()
+
+
+def connected_regions(mask: npt.NDArray[np.bool_]) -> list[npt.NDArray[np.int64]]:
+    """The 8-connected regions of a mask, each as an array of its runs (row, start, end).
+
+    Works on runs rather than pixels: a text region is a few runs per row, so the union-find
+    touches thousands of items instead of hundreds of thousands.
+    """
+    rows, starts, ends = _runs(mask)
+    n = len(rows)
+    if n == 0:
+        return []
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]  # path halving keeps the trees flat
+            i = parent[i]
+        return i
+
+    first = np.searchsorted(np.asarray(rows), np.arange(mask.shape[0] + 1)).tolist()
+    for r in range(mask.shape[0] - 1):
+        i, i_end = first[r], first[r + 1]
+        j, j_end = first[r + 1], first[r + 2]
+        while i < i_end and j < j_end:
+            # Ends are exclusive, so touching at a corner (diagonal neighbours) counts.
+            if starts[i] <= ends[j] and starts[j] <= ends[i]:
+                a, b = find(i), find(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            if ends[i] < ends[j]:
+                i += 1
+            else:
+                j += 1
+    roots = np.array([find(i) for i in range(n)])
+    table = np.stack([np.asarray(rows), np.asarray(starts), np.asarray(ends)], axis=1)
+    order = np.argsort(roots, kind="stable")
+    cuts = np.flatnonzero(np.diff(roots[order])) + 1
+    return [table[group] for group in np.split(order, cuts)]
+
+
+def region_outline(runs: npt.NDArray[np.int64]) -> Floats:
+    """The corner points of a region's leftmost and rightmost pixel in every row: its convex
+    hull is the hull of these, and they are few (four a row)."""
+    order = np.argsort(runs[:, 0], kind="stable")
+    rows, starts, ends = runs[order, 0], runs[order, 1], runs[order, 2]
+    cuts = np.flatnonzero(np.diff(rows)) + 1
+    heads = np.concatenate([[0], cuts])
+    r = rows[heads].astype(np.float32)
+    left = np.minimum.reduceat(starts, heads).astype(np.float32)
+    right = np.maximum.reduceat(ends, heads).astype(np.float32)
+    return np.concatenate(
+        [
+            np.stack([left, r], 1),
+            np.stack([left, r + 1], 1),
+            np.stack([right, r], 1),
+            np.stack([right, r + 1], 1),
+        ]
+    )
+
+
+def convex_hull(points: Floats) -> Floats:
+    """Andrew's monotone chain: the hull's corners counter-clockwise, no repeats."""
+    pts = np.unique(points, axis=0)  # sorted by x, then y
+    if len(pts) < 3:
+        return pts
+
+    def cross(o: Floats, a: Floats, b: Floats) -> float:
+        return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
+
+    lower: list[Floats] = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list[Floats] = []
+    for p in pts[::-1]:
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.array(lower[:-1] + upper[:-1], dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedRect:
+    """``width`` runs along ``axis`` (a unit vector), ``height`` across it."""
+
+    cx: float
+    cy: float
+    width: float
+    height: float
+    axis: tuple[float, float]
+
+    def grown(self, by: float) -> RotatedRect:
+        return RotatedRect(self.cx, self.cy, self.width + 2 * by, self.height + 2 * by, self.axis)
+
+    def quad(self) -> Quad:
+        """The corners, named as a reader sees them: the side nearer horizontal is the top."""
+        ux, uy = self.axis
+        vx, vy = -uy, ux
+        w, h = self.width, self.height
+        if abs(ux) < abs(vx):
+            ux, uy, vx, vy, w, h = vx, vy, ux, uy, h, w
+        if ux < 0:
+            ux, uy = -ux, -uy
+        if vy < 0:
+            vx, vy = -vx, -vy
+        ax, ay = ux * w / 2, uy * w / 2
+        bx, by = vx * h / 2, vy * h / 2
+        c = (self.cx, self.cy)
+        return Quad(
+            (
+                (c[0] - ax - bx, c[1] - ay - by),
+                (c[0] + ax - bx, c[1] + ay - by),
+                (c[0] + ax + bx, c[1] + ay + by),
+                (c[0] - ax + bx, c[1] - ay + by),
+            )
+        )
+
+
+def min_area_rect(points: Floats) -> RotatedRect:
+    """The smallest rectangle around the points: one of its sides lies on a hull edge, so
+    only the hull's edge directions need trying (rotating calipers, vectorised)."""
+    hull = convex_hull(points)
+    if len(hull) == 1:
+        return RotatedRect(float(hull[0, 0]), float(hull[0, 1]), 0.0, 0.0, (1.0, 0.0))
+    edges = np.roll(hull, -1, axis=0) - hull
+    angles = np.unique(np.mod(np.arctan2(edges[:, 1], edges[:, 0]), np.pi / 2))
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    u = hull[:, 0] * cos + hull[:, 1] * sin  # (angles, points): coordinate along the axis
+    v = -hull[:, 0] * sin + hull[:, 1] * cos  # and across it
+    widths = u.max(axis=1) - u.min(axis=1)
+    heights = v.max(axis=1) - v.min(axis=1)
+    best = int(np.argmin(widths * heights))
+    c, s = float(cos[best, 0]), float(sin[best, 0])
+    um = float(u[best].max() + u[best].min()) / 2
+    vm = float(v[best].max() + v[best].min()) / 2
+    return RotatedRect(
+        um * c - vm * s, um * s + vm * c, float(widths[best]), float(heights[best]), (c, s)
+    )
+
+
+def _box_score(prob: Floats, quad: Quad) -> float:
+    """The mean text probability inside the quad: low for faint blobs that only just passed
+    the pixel threshold."""
+    h, w = prob.shape
+    xs = [x for x, _ in quad.points]
+    ys = [y for _, y in quad.points]
+    x0, x1 = max(0, math.floor(min(xs))), min(w, math.ceil(max(xs)))
+    y0, y1 = max(0, math.floor(min(ys))), min(h, math.ceil(max(ys)))
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    mask = Image.new("1", (x1 - x0, y1 - y0), 0)
+    ImageDraw.Draw(mask).polygon([(x - x0, y - y0) for x, y in quad.points], fill=1)
+    inside = np.asarray(mask, dtype=bool)
+    if not inside.any():
+        return 0.0
+    return float(prob[y0:y1, x0:x1][inside].mean())
+
+
+def detection_boxes(
+    prob: Floats,
+    *,
+    threshold: float = THRESHOLD,
+    box_threshold: float = BOX_THRESHOLD,
+    unclip_ratio: float = UNCLIP_RATIO,
+    min_side: float = MIN_BOX_SIDE,
+    max_regions: int = MAX_REGIONS,
+) -> tuple[list[Quad], bool]:
+    """A DB probability map (H, W) to text boxes in its own pixels, and whether regions were
+    dropped because there were more than ``max_regions``."""
+    regions = connected_regions(prob > threshold)
+    truncated = len(regions) > max_regions
+    if truncated:
+        # The biggest regions are the likeliest text; specks are what overflows.
+        sizes = np.array([int((r[:, 2] - r[:, 1]).sum()) for r in regions])
+        keep = np.argsort(-sizes, kind="stable")[:max_regions]
+        regions = [regions[i] for i in sorted(keep)]
+    boxes: list[Quad] = []
+    for runs in regions:
+        rect = min_area_rect(region_outline(runs))
+        if min(rect.width, rect.height) < min_side:
+            continue
+        score = _box_score(prob, rect.quad())
+        if score < box_threshold:
+            continue
+        # DB learnt shrunken text kernels; growing by area * ratio / perimeter restores the
+        # text's full extent (the offset PaddleOCR's training shrank by).
+        grow = rect.width * rect.height * unclip_ratio / (2 * (rect.width + rect.height))
+        big = rect.grown(grow)
+        if min(big.width, big.height) < min_side + 2:
+            continue
+        quad = big.quad()
+        boxes.append(Quad(quad.points, score))
+    return boxes, truncated
+
+
+def reading_order(quads: Sequence[Quad]) -> list[int]:
+    """Indices in reading order: rows top to bottom, left to right within a row. Boxes are
+    in one row when each one's vertical centre lies within the other's vertical extent."""
+    order = sorted(range(len(quads)), key=lambda i: (quads[i].center[1], quads[i].left))
+    rows: list[list[int]] = []
+    for i in order:
+        cy = quads[i].center[1]
+        for row in rows:
+            last = quads[row[-1]]
+            if last.top <= cy <= last.bottom and quads[i].top <= last.center[1] <= quads[i].bottom:
+                row.append(i)
+                break
+        else:
+            rows.append([i])
+    rows.sort(key=lambda row: min(quads[i].center[1] for i in row))
+    return [i for row in rows for i in sorted(row, key=lambda i: quads[i].left)]
+
+
+def _perspective_coefficients(src: Sequence[Point], width: int, height: int) -> list[float]:
+    """PIL's perspective transform maps output pixels to input ones: solve for the eight
+    coefficients that send the output rectangle's corners to the quad's."""
+    dst = [(0.0, 0.0), (float(width), 0.0), (float(width), float(height)), (0.0, float(height))]
+    a = np.zeros((8, 8), dtype=np.float64)
+    b = np.zeros(8, dtype=np.float64)
+    for k, ((x, y), (u, v)) in enumerate(zip(dst, src, strict=True)):
+        a[2 * k] = [x, y, 1, 0, 0, 0, -x * u, -y * u]
+        a[2 * k + 1] = [0, 0, 0, x, y, 1, -x * v, -y * v]
+        b[2 * k], b[2 * k + 1] = u, v
+    coefficients: list[float] = np.linalg.solve(a, b).tolist()
+    return coefficients
+
+
+def crop_quad(image: Image.Image, quad: Quad) -> Image.Image:
+    """The quad cut out and straightened; a tall crop (vertical writing) is turned a quarter
+    anticlockwise so that its first character comes first from the left."""
+    width = max(1, round(quad.width))
+    height = max(1, round(quad.height))
+    try:
+        coefficients = _perspective_coefficients(quad.points, width, height)
+    except np.linalg.LinAlgError:  # a degenerate quad: fall back to its bounding box
+        xs, ys = zip(*quad.points, strict=True)
+        crop = image.crop((int(min(xs)), int(min(ys)), math.ceil(max(xs)), math.ceil(max(ys))))
+    else:
+        crop = image.transform(
+            (width, height),
+            Image.Transform.PERSPECTIVE,
+            coefficients,
+            Image.Resampling.BILINEAR,
+            fillcolor=255,
+        )
+    if crop.height >= VERTICAL_RATIO * crop.width:
+        crop = crop.rotate(90, expand=True)
+    return crop
+
+
+# --- photos -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """An upright gray photo ready for detection, and the size of the frame boxes are given in."""
+
+    gray: Gray
+    width: int  # the upright photo's own size (boxes are reported in these pixels)
+    height: int
+
+
+def decode_photo(data: bytes, max_side: int = DECODE_MAX_SIDE) -> Photo:
+    """Bytes to an upright gray photo at most ``max_side`` a side, or ImageRejected."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    raise ImageRejected(ImageProblem.TOO_MANY_PIXELS, width=width, height=height)
+                if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter
+                    width, height = height, width
+                if img.format == "JPEG":
+                    # libjpeg decodes straight to gray at a reduced scale: much faster.
+                    img.draft("L", (max_side, max_side))
+                img.load()
+                gray = to_gray(ImageOps.exif_transpose(img), max_side=max_side)
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageRejected(ImageProblem.TOO_MANY_PIXELS, str(exc)) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageRejected(ImageProblem.NOT_IMAGE) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected(ImageProblem.TRUNCATED, str(exc)) from exc
+    return Photo(gray, width, height)
+
+
+def det_size(height: int, width: int) -> tuple[int, int]:
+    """Detection input size: long side within DET_MIN_SIDE..DET_MAX_SIDE, both multiples of 32."""
+    long_side = max(height, width)
+    scale = (
+        min(1.0, DET_MAX_SIDE / long_side) if long_side > DET_MIN_SIDE else DET_MIN_SIDE / long_side
+    )
+
+    def fit(n: int) -> int:
+        return max(32, round(n * scale / 32) * 32)
+
+    return fit(height), fit(width)
+
+
+def det_tensor(gray: Gray, height: int, width: int) -> Floats:
+    """(1, 3, H, W) input normalised as PaddleOCR trained the detector (ImageNet statistics)."""
+    resized = np.asarray(
+        Image.fromarray(gray).resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32
+    )
+    x = resized[None, :, :] / 255.0
+    out: Floats = ((x - DET_MEAN[:, None, None]) / DET_STD[:, None, None])[None]
+    return out.astype(np.float32)
+
+
+def cls_tensor(crop: Image.Image) -> Floats:
+    """(3, 48, 192): the line resized to height 48, cut or zero-padded to width 192."""
+    width = min(CLS_WIDTH, max(1, math.ceil(CLS_HEIGHT * crop.width / max(1, crop.height))))
+    line = np.asarray(crop.resize((width, CLS_HEIGHT), Image.Resampling.BILINEAR), np.float32)
+    out = np.zeros((3, CLS_HEIGHT, CLS_WIDTH), dtype=np.float32)
+    out[:, :, :width] = line / 127.5 - 1.0
+    return out
+
+
+def page_problem(photo: Photo) -> PageProblem:
+    """Why nothing was read: a tiny image, a blurred one, or simply no writing."""
+    if min(photo.width, photo.height) < TOO_SMALL_SIDE:
+        return PageProblem.TOO_SMALL
+    gray = photo.gray
+    if max(gray.shape) > 640:
+        small = Image.fromarray(gray)
+        small.thumbnail((640, 640), Image.Resampling.BOX)
+        gray = np.asarray(small)
+    g = gray.astype(np.float32)
+    low, high = np.percentile(g, [1, 99])
+    contrast = float(high - low)
+    if contrast < BLANK_CONTRAST:
+        return PageProblem.NO_TEXT
+    # Ink on paper in focus changes from paper to ink within a pixel or two; a blurred
+    # photo spreads that change out, so even its steepest steps are shallow.
+    steps = np.concatenate([np.abs(np.diff(g, axis=0)).ravel(), np.abs(np.diff(g, axis=1)).ravel()])
+    edge = float(np.percentile(steps, 99.9))
+    if edge < SHARP_EDGE_SHARE * contrast:
+        return PageProblem.BLURRY
+    return PageProblem.NO_TEXT
+
+
+# --- the pipeline -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Detected:
+    photo: Photo
+    quads: list[Quad]  # in the decoded photo's pixels, in reading order
+    crops: list[Image.Image]
+    truncated: bool
+
+
+class LineOCR:
+    """Photo to text lines; each model compiled once and safe to call from several threads."""
+
+    def __init__(
+        self,
+        model_dir: Path = MODEL_DIR,
+        *,
+        recognizer: PPOCRRecognizer | None = None,
+        max_boxes: int = MAX_BOXES,
+        threads: int | None = None,
+    ) -> None:
+        self.model_dir = model_dir
+        self.max_boxes = max_boxes
+        # Latency over throughput: one photo's detection is one large inference.
+        self.det = CompiledModel(model_dir / DET_FILE, hint="LATENCY", threads=threads)
+        self.cls = CompiledModel(model_dir / CLS_FILE, hint="LATENCY", threads=threads)
+        if self.cls.output_shapes[0][-1] != 2:
+            raise ModelLoadError(f"{model_dir / CLS_FILE} is not a 0/180 degree classifier")
+        try:
+            self.recognizer = recognizer or PPOCRRecognizer(model_dir)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"cannot load the line recognizer in {model_dir}: {exc}") from exc
+
+    def detect(self, gray: Gray) -> tuple[list[Quad], bool]:
+        """Text boxes in the gray image's pixels, in reading order, at most ``max_boxes``."""
+        h, w = gray.shape
+        dh, dw = det_size(h, w)
+        out = self.det.infer(det_tensor(gray, dh, dw))
+        prob = next(iter(out.values()))[0, 0]
+        boxes, truncated = detection_boxes(prob)
+        quads = [q.scaled(w / dw, h / dh) for q in boxes]
+        quads = [quads[i] for i in reading_order(quads)]
+        if len(quads) > self.max_boxes:
+            quads, truncated = quads[: self.max_boxes], True
+        return quads, truncated
+
+    def _orient(self, crops: list[Image.Image]) -> list[Image.Image]:
+        """Turn upside-down lines the right way up."""
+        out = list(crops)
+        for first in range(0, len(crops), 32):
+            chunk = crops[first : first + 32]
+            batch = np.stack([cls_tensor(c) for c in chunk])
+            probs = next(iter(self.cls.infer(batch).values()))
+            for k, p in enumerate(probs):
+                if p[1] > FLIP_CONFIDENCE:  # class 1 is "turned 180 degrees"
+                    out[first + k] = chunk[k].rotate(180)
+        return out
+
+    def _detect_photo(self, photo: Photo) -> _Detected:
+        quads, truncated = self.detect(photo.gray)
+        image = Image.fromarray(photo.gray)
+        crops = [crop_quad(image, q) for q in quads]
+        return _Detected(photo, quads, crops, truncated)
+
+    def read(self, image: bytes | Gray) -> TextPage:
+        """Every text line in one photo (encoded bytes, or an upright gray array)."""
+        result = self.read_many([image])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def read_many(self, images: Sequence[bytes | Gray]) -> list[TextPage | Exception]:
+        """Several photos, their lines recognised in shared batches. A photo that cannot be
+        read gets its exception in its place, so it never spoils the others' results."""
+        detected: list[_Detected | Exception] = []
+        for image in images:
+            try:
+                if isinstance(image, bytes):
+                    photo = decode_photo(image)
+                else:
+                    photo = Photo(image, image.shape[1], image.shape[0])
+                detected.append(self._detect_photo(photo))
+            except Exception as exc:  # handed back to that photo's caller alone
+                detected.append(exc)
+        crops = [c for d in detected if isinstance(d, _Detected) for c in d.crops]
+        started = time.perf_counter()
+        readings = self.recognizer.read_lines([np.asarray(c) for c in self._orient(crops)])
+        log.debug(
+            "event=ocr.lines lines=%d ms=%.0f", len(crops), 1000 * (time.perf_counter() - started)
+        )
+        pages: list[TextPage | Exception] = []
+        at = 0
+        for d in detected:
+            if isinstance(d, Exception):
+                pages.append(d)
+                continue
+            sx, sy = d.photo.width / d.photo.gray.shape[1], d.photo.height / d.photo.gray.shape[0]
+            lines: list[TextLine] = []
+            for quad, reading in zip(d.quads, readings[at : at + len(d.crops)], strict=True):
+                chars = list(reading.chars)
+                # The recognizer knows a space; at a line's ends it only means margin.
+                while chars and chars[0].char == " ":
+                    chars.pop(0)
+                while chars and chars[-1].char == " ":
+                    chars.pop()
+                if not chars:
+                    continue
+                confidences = tuple(c.confidence for c in chars)
+                mean = sum(confidences) / len(confidences)
+                if mean < MIN_LINE_SCORE:
+                    continue
+                lines.append(
+                    TextLine(
+                        text="".join(c.char for c in chars),
+                        confidence=mean,
+                        box=quad.scaled(sx, sy).points,
+                        char_confidences=confidences,
+                    )
+                )
+            at += len(d.crops)
+            problem = None if lines else page_problem(d.photo)
+            pages.append(
+                TextPage(tuple(lines), d.photo.width, d.photo.height, d.truncated, problem)
+            )
+        return pages
+
+
+@cache
+def shared_line_ocr(model_dir: Path = MODEL_DIR) -> LineOCR:
+    """One LineOCR per model folder per process: compiling the three models takes seconds."""
+    return LineOCR(model_dir)
+
+
+class LineOCRReader:
+    """The bot's LineReader: photos from concurrent chats are read together in small batches
+    on one worker thread; a full queue raises ServiceBusy instead of growing."""
+
+    def __init__(
+        self,
+        ocr: LineOCR,
+        *,
+        max_batch: int = 4,
+        max_wait_ms: float = 2.0,
+        max_pending: int = 32,
+        workers: int = 1,
+    ) -> None:
+        self.ocr = ocr
+        # One worker: each inference already uses every core, so two would only contend.
+        self.service: BatchingService[bytes, TextPage | Exception] = BatchingService(
+            lambda photos: self.ocr.read_many(photos),
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            max_pending=max_pending,
+            workers=workers,
+        )
+
+    async def read(self, image: bytes) -> TextPage:
+        result = await self.service.submit(image)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def close(self) -> None:
+        await self.service.close()

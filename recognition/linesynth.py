@@ -1,0 +1,99 @@
+"""Synthetic handwritten text lines (HSK 1 words drawn with the stroke generator) for OCR tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageFilter
+
+Gray = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class SynthLine:
+    image: Gray  # dark writing on light paper
+    text: str
+
+
+@cache
+def _words() -> tuple[str, ...]:
+    from quizzes.hsk import load_vocabulary
+
+    return tuple(w.hanzi for w in load_vocabulary().words)
+
+
+def _text(rng: np.random.Generator, low: int, high: int, chars: str) -> str:
+    """HSK 1 words strung together: real words give the recognizer the context it has
+    learnt, which random characters would not."""
+    words = [w for w in _words() if all(c in chars for c in w)]
+    target = int(rng.integers(low, high + 1))
+    text = ""
+    while len(text) < target:
+        text += words[int(rng.integers(len(words)))]
+    return text[:high]
+
+
+def _ink_box(cell: Gray) -> Gray:
+    ys, xs = np.nonzero(cell < 160)
+    if len(ys) == 0:
+        return cell
+    return cell[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def render_line(
+    generator: object, text: str, rng: np.random.Generator, *, height: int = 56
+) -> Gray:
+    """``text`` written character by character with the generator's pen, each glyph scaled,
+    spaced and lifted a little differently, on slightly grey, slightly noisy paper."""
+    from recognition.training.synth import Generator
+
+    assert isinstance(generator, Generator)
+    glyphs: list[Gray] = []
+    for ch in text:
+        cell = _ink_box(generator.render_char(ch, rng, style="pen").image)
+        # The generator varies each glyph's size within its cell a lot; a writer keeps
+        # the characters of one line about the same size.
+        scale = height * float(rng.uniform(0.8, 1.0)) / max(cell.shape)
+        w = max(2, round(cell.shape[1] * scale))
+        h = max(2, round(cell.shape[0] * scale))
+        glyphs.append(np.asarray(Image.fromarray(cell).resize((w, h), Image.Resampling.LANCZOS)))
+    margin = int(rng.integers(16, 40))
+    gaps = [int(rng.integers(height // 10, height // 3)) for _ in glyphs]
+    width = sum(g.shape[1] for g in glyphs) + sum(gaps) + 2 * margin
+    canvas = np.full((height * 2 + 2 * margin, width), 255, dtype=np.uint8)
+    x = margin
+    mid = canvas.shape[0] // 2
+    for glyph, gap in zip(glyphs, gaps, strict=True):
+        gh, gw = glyph.shape
+        top = mid - gh // 2 + int(rng.integers(-height // 12, height // 12 + 1))
+        region = canvas[top : top + gh, x : x + gw]
+        np.minimum(region, glyph, out=region)  # ink over paper, like overlapping strokes
+        x += gw + gap
+    ys = np.nonzero(canvas.min(axis=1) < 200)[0]
+    canvas = canvas[max(0, ys.min() - margin) : ys.max() + margin]
+    img = Image.fromarray(canvas).rotate(
+        float(rng.uniform(-3, 3)), Image.Resampling.BILINEAR, expand=True, fillcolor=255
+    )
+    img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.9))))
+    paper = float(rng.uniform(215, 248))
+    ink = float(rng.uniform(15, 70))
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    arr = ink + (paper - ink) * arr + rng.normal(0, 4, arr.shape)
+    return np.clip(arr, 0, 255).astype(np.uint8)
+
+
+def synth_lines(n: int, seed: int = 0, *, low: int = 4, high: int = 10) -> list[SynthLine]:
+    """``n`` lines of ``low``..``high`` HSK 1 characters; the same seed gives the same lines."""
+    from recognition.training.synth import Generator
+
+    generator = Generator(seed=seed, size=64)
+    chars = set(generator.strokes.chars)
+    out: list[SynthLine] = []
+    for i in range(n):
+        rng = generator.rng_for(9_000_001, i)
+        text = _text(rng, low, high, "".join(chars))
+        out.append(SynthLine(render_line(generator, text, rng), text))
+    return out
