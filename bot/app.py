@@ -16,6 +16,7 @@ from quizzes.hsk import load_vocabulary
 from recognition.charmodel import CharModel
 from recognition.grading import CharacterGrader
 from recognition.lines import LineOCR, LineOCRReader
+from recognition.ppocr import PPOCRRecognizer
 from recognition.runtime import ModelLoadError
 from storage import ImageStore, SqliteStorage, open_storage
 
@@ -45,8 +46,10 @@ def core_config(settings: Settings) -> CoreConfig:
 async def build_app(settings: Settings) -> AsyncIterator[App]:
     """Everything long-lived, built once, closed on the way out."""
     storage = await open_storage(settings.database_path)
-    grader = load_grader(settings)
-    reader = load_reader(settings)
+    # One compiled PP-OCRv4 recognizer serves both the OCR and the character grader.
+    recognizer = load_recognizer(settings)
+    grader = load_grader(settings, recognizer)
+    reader = load_reader(settings, recognizer)
     try:
         images = ImageStore(settings.data_dir)
         core = Core(
@@ -73,11 +76,21 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
         log.info("app.stopped")
 
 
-def load_grader(settings: Settings) -> CharacterGrader | None:
+def load_recognizer(settings: Settings) -> PPOCRRecognizer | None:
+    try:
+        return PPOCRRecognizer(settings.model_dir / "ppocr")
+    except (ModelLoadError, OSError, ValueError) as exc:
+        log.warning("recognizer.unavailable", extra={"fields": {"why": str(exc)}})
+        return None
+
+
+def load_grader(
+    settings: Settings, recognizer: PPOCRRecognizer | None = None
+) -> CharacterGrader | None:
     """The character model, compiled once for the whole process; None if it is missing."""
     model_dir = settings.model_dir / "char"
     try:
-        model = CharModel(model_dir)
+        model = CharModel(model_dir, second_opinion=recognizer)
     except ModelLoadError as exc:
         log.warning("recognition.unavailable", extra={"fields": {"why": str(exc)}})
         return None
@@ -88,11 +101,13 @@ def load_grader(settings: Settings) -> CharacterGrader | None:
     return CharacterGrader(model)
 
 
-def load_reader(settings: Settings) -> LineOCRReader | None:
+def load_reader(
+    settings: Settings, recognizer: PPOCRRecognizer | None = None
+) -> LineOCRReader | None:
     """The text-line OCR models (PP-OCRv4), compiled once; None if they are missing."""
     model_dir = settings.model_dir / "ppocr"
     try:
-        ocr = LineOCR(model_dir)
+        ocr = LineOCR(model_dir, recognizer=recognizer)
     except ModelLoadError as exc:
         log.warning("ocr.unavailable", extra={"fields": {"why": str(exc)}})
         return None

@@ -72,9 +72,9 @@ def _model_dir(settings: Settings) -> Path:
 
 
 def _load_char_model(settings: Settings) -> Any:
-    from recognition.charmodel import CharModel
+    from recognition.charmodel import load_char_model
 
-    return CharModel(_model_dir(settings))
+    return load_char_model(_model_dir(settings))
 
 
 def _decision_json(decision: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recognition.charmodel import CharModel, Job
+from recognition.charmodel import CharModel, Job, load_char_model
 from recognition.grading import CharacterGrader
 
 
@@ -89,7 +89,7 @@ def _keras_path(model: CharModel, photos: list[tuple[bytes, str]]) -> float | No
 
 def bench_recognition(model_dir: Path, *, images: int = 512, concurrency: int = 64) -> int:
     base = rss_mib()
-    model = CharModel(model_dir)
+    model = load_char_model(model_dir)
     loaded = rss_mib()
     photos = sample_photos(model.charset, images)
     print(f"recognition benchmark: {len(photos)} JPEG photos (256 px), input {model.size} px")

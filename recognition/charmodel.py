@@ -6,15 +6,48 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from recognition.preprocess import NoInk, Prepared, decode, prepare, split_characters
+from recognition.preprocess import (
+    WORK_SIDE,
+    Gray,
+    Ink,
+    NoInk,
+    Prepared,
+    decode,
+    prepare,
+    split_characters,
+)
 from recognition.runtime import CompiledModel, ModelLoadError
-from recognition.verifier import Decision, Outcome, Scores, Thresholds, combine, decide, top_k
+from recognition.verifier import (
+    Decision,
+    Outcome,
+    Scores,
+    Thresholds,
+    Vector,
+    combine,
+    decide,
+    top_k,
+)
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "models" / "char"
+
+
+class SecondOpinion(Protocol):
+    """A second classifier: per image, each charset character's probability
+    (``recognition.ppocr.PPOCRRecognizer`` is one)."""
+
+    def char_probabilities(
+        self, images: Sequence[Gray], charset: str
+    ) -> npt.NDArray[np.float32]: ...
+
+
+def _as_paper(ink: Ink) -> Gray:
+    """A prepared ink image as dark writing on white paper."""
+    return np.round(255 * (1 - np.clip(ink, 0, 1))).astype(np.uint8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +59,33 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Fusion:
+    """How the second opinion (PP-OCRv4's line recognizer) joins in, from ``model.json``.
+
+    Our model answers alone when its best character has at least ``cascade``
+    probability. Otherwise both opinions are combined per character as the geometric
+    mean of our probability (renormalised over the characters) and the recognizer's
+    best probability for that character; how sure either is that this is an HSK 1
+    character at all is the largest combined score over ``known_scale`` (capped at 1).
+    """
+
+    cascade: float = 0.8
+    known_scale: float = 0.1
+
+
+def fuse(ours: Vector, theirs: Vector, known_scale: float) -> Vector:
+    """One distribution over the charset plus "unknown" from both opinions."""
+    n = len(theirs)
+    chars = ours[:n] / max(float(ours[:n].sum()), 1e-9)
+    joint = np.sqrt(chars * np.clip(theirs, 0.0, 1.0))
+    known = min(1.0, float(joint.max()) / known_scale)
+    out = np.empty(n + 1, dtype=np.float32)
+    out[:n] = known * joint / max(float(joint.sum()), 1e-9)
+    out[n] = 1.0 - known
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class Classification:
     top5: tuple[tuple[str, float], ...]
     incomplete: float
@@ -34,7 +94,13 @@ class Classification:
 class CharModel:
     """Loads ``model.json``, the IR, charset and templates from a model directory."""
 
-    def __init__(self, model_dir: Path | str = DEFAULT_DIR, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path | str = DEFAULT_DIR,
+        *,
+        threads: int | None = None,
+        second_opinion: SecondOpinion | None = None,
+    ) -> None:
         self.dir = Path(model_dir)
         meta_path = self.dir / "model.json"
         if not meta_path.is_file():
@@ -52,6 +118,9 @@ class CharModel:
                 f"{len(self.templates)} templates for {len(self.charset)} characters"
             )
         self.labels = (*self.charset, "unknown")
+        self.fusion = Fusion(**meta["fusion"]) if "fusion" in meta else None
+        # Without a fusion section the model's thresholds are for its own scores alone.
+        self.second = second_opinion if self.fusion is not None else None
 
     def scores(self, images: Sequence[npt.NDArray[np.float32]]) -> list[Scores]:
         """Model outputs for prepared character images (size x size, ink in [0, 1])."""
@@ -65,54 +134,72 @@ class CharModel:
             for i in range(len(images))
         ]
 
-    def _pieces(self, job: Job) -> tuple[list[npt.NDArray[np.float32]], Decision | None]:
-        """The character images of one job, or the decision that ends it early."""
+    def _pieces(self, job: Job) -> tuple[list[Ink], list[Gray], Decision | None]:
+        """The character images of one job, what the second opinion should look at for
+        each, or the decision that ends the job early."""
         th = self.thresholds
         target = job.target
         if target and any(c not in self.charset for c in target):
-            return [], Decision(Outcome.INVALID_TARGET, reason="target not in the character set")
+            invalid = Decision(Outcome.INVALID_TARGET, reason="target not in the character set")
+            return [], [], invalid
         try:
             gray = decode(job.image)
             if len(target) > 1:
-                return split_characters(gray, len(target), self.size), None
+                pieces = split_characters(gray, len(target), self.size)
+                return pieces, [_as_paper(p) for p in pieces], None
             prepared: Prepared = prepare(gray, self.size)
         except NoInk:
-            return [], Decision(Outcome.UNCLEAR, reason="no ink")
+            return [], [], Decision(Outcome.UNCLEAR, reason="no ink")
         except (OSError, ValueError, SyntaxError):
-            return [], Decision(Outcome.UNCLEAR, reason="not a readable image")
-        if prepared.ink_side < th.min_ink_side:
-            return [], Decision(Outcome.UNCLEAR, reason="too small")
+            return [], [], Decision(Outcome.UNCLEAR, reason="not a readable image")
+        # Too small for a phone photo is a few percent of it; a small scan (64 px) is
+        # all character, and its ink is a handful of pixels by nature.
+        work_side = min(max(gray.shape), WORK_SIDE)
+        if prepared.ink_side < min(th.min_ink_side, 0.1 * work_side):
+            return [], [], Decision(Outcome.UNCLEAR, reason="too small")
         if target and prepared.aspect > th.max_aspect:
-            return [], Decision(Outcome.UNCLEAR, reason="several characters")
-        return [prepared.image], None
+            return [], [], Decision(Outcome.UNCLEAR, reason="several characters")
+        # The recognizer reads a whole single character best from the photo itself (its
+        # own crop keeps faint strokes that our cleaning drops), dark ink on light.
+        paper = (255 - gray).astype(np.uint8) if prepared.inverted else gray
+        return [prepared.image], [paper], None
+
+    def _second_opinion(self, scores: list[Scores], papers: list[Gray]) -> list[Scores]:
+        """Scores with the recognizer's opinion fused in where our model is not sure."""
+        if self.second is None or self.fusion is None or not scores:
+            return scores
+        n = len(self.charset)
+        unsure = [i for i, s in enumerate(scores) if float(s.probs[:n].max()) < self.fusion.cascade]
+        if not unsure:
+            return scores
+        theirs = self.second.char_probabilities([papers[i] for i in unsure], self.charset)
+        out = list(scores)
+        for row, i in enumerate(unsure):
+            s = scores[i]
+            out[i] = Scores(
+                fuse(s.probs, theirs[row], self.fusion.known_scale), s.embedding, s.incomplete
+            )
+        return out
 
     def judge(self, jobs: Sequence[Job]) -> list[Decision]:
         """Verdicts for many photos with one inference over all their characters."""
-        pieces: list[list[npt.NDArray[np.float32]]] = []
+        pieces: list[list[Ink]] = []
+        papers: list[Gray] = []
         early: list[Decision | None] = []
         for job in jobs:
-            imgs, decision = self._pieces(job)
+            imgs, paper, decision = self._pieces(job)
             pieces.append(imgs)
+            papers += paper
             early.append(decision)
         flat = [img for imgs in pieces for img in imgs]
-        scores = iter(self.scores(flat))
+        scores = iter(self._second_opinion(self.scores(flat), papers))
         results: list[Decision] = []
         for job, imgs, decision in zip(jobs, pieces, early, strict=True):
             these = [next(scores) for _ in imgs]
             if decision is not None:
                 results.append(decision)
             elif not job.target:
-                s = these[0]
-                best = int(np.argmax(s.probs))
-                results.append(
-                    Decision(
-                        Outcome.CORRECT if best < len(self.charset) else Outcome.UNCLEAR,
-                        self.labels[best],
-                        float(s.probs[best]),
-                        incomplete_score=s.incomplete,
-                        top5=top_k(s.probs, self.labels),
-                    )
-                )
+                results.append(self._classified(these[0]))
             else:
                 per_char = [
                     decide(s, ch, self.charset, self.templates, self.thresholds)
@@ -121,6 +208,36 @@ class CharModel:
                 results.append(combine(per_char, job.target))
         return results
 
+    def _classified(self, s: Scores) -> Decision:
+        """No target: the likeliest HSK 1 characters, and whether the best is sure enough
+        to call the writing that character (else it is probably not HSK 1 at all)."""
+        n = len(self.charset)
+        best = int(np.argmax(s.probs[:n]))
+        p_best = float(s.probs[best])
+        known = p_best >= self.thresholds.accept
+        return Decision(
+            Outcome.CORRECT if known else Outcome.WRONG_CHARACTER,
+            self.charset[best] if known else None,
+            p_best,
+            incomplete_score=s.incomplete,
+            reason="" if known else "not an HSK 1 character",
+            top5=top_k(s.probs[:n], self.charset),
+        )
+
     def classify(self, image: npt.NDArray[np.float32]) -> Classification:
         s = self.scores([image])[0]
         return Classification(top_k(s.probs, self.labels), s.incomplete)
+
+
+def load_char_model(
+    model_dir: Path | str = DEFAULT_DIR, *, second_opinion: bool = True
+) -> CharModel:
+    """The character model with PP-OCRv4's recognizer as its second opinion when the
+    model asks for one and ``models/ppocr`` is beside it."""
+    model_dir = Path(model_dir)
+    second: SecondOpinion | None = None
+    if second_opinion and (model_dir.parent / "ppocr").is_dir():
+        from recognition.ppocr import PPOCRRecognizer
+
+        second = PPOCRRecognizer(model_dir.parent / "ppocr")
+    return CharModel(model_dir, second_opinion=second)

@@ -116,6 +116,7 @@ def train_model(cfg: TrainConfig, train: Arrays, val: Arrays) -> Any:
         ds,
         validation_data=val_ds,
         epochs=cfg.epochs,
+        shuffle=False,  # the dataset shuffles itself every epoch
         verbose=1 if cfg.progress else 2,
         callbacks=[keras.callbacks.CSVLogger(str(cfg.work / "training_log.csv"))],
     )

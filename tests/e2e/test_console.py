@@ -11,6 +11,7 @@ import pytest
 
 from bot.console import as_path
 from tests.conftest import handwriting_png
+from tests.recognition.photos import photo
 
 ROOT = Path(__file__).resolve().parents[2]
 HANZI_BOT = ROOT / ".venv" / "bin" / "hanzi-bot"
@@ -61,7 +62,11 @@ def test_a_dropped_image_path_is_sent_as_a_photo(tmp_path: Path) -> None:
     ]
     result = run_console(tmp_path, "\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("your answer for today is saved") == 2
+    # Both photos were stored and graded (a cross is no HSK 1 answer to today's word).
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
+        graded = db.execute("SELECT COUNT(*) FROM attempts WHERE verdict IS NOT NULL")
+        assert graded.fetchone()[0] == 2
+    assert "Correct!" not in result.stdout
     assert "isn't a picture I can read" in result.stdout
     # /ocr reaches the line reader: the cross is no text (or, without the models, says so).
     assert "can't find any writing" in result.stdout or "OCR" in result.stdout
@@ -113,3 +118,15 @@ def test_paths_as_terminals_paste_them(tmp_path: Path, line: str, expected: bool
         p=photo, escaped=str(photo).replace(" ", "\\ "), url=str(photo).replace(" ", "%20")
     )
     assert (as_path(text) == photo) is expected
+
+
+def test_a_photo_of_the_right_character_scores_and_a_wrong_one_does_not(tmp_path: Path) -> None:
+    right, wrong = tmp_path / "hao.jpg", tmp_path / "ni.jpg"
+    right.write_bytes(photo("好"))
+    wrong.write_bytes(photo("你"))
+    lines = ["/challenge set 好", "/today", str(wrong), str(right), "/leaderboard"]
+    result = run_console(tmp_path, "\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "looks like 你" in result.stdout
+    assert "Correct! That's 好" in result.stdout
+    assert "1. me - 10 pts" in result.stdout

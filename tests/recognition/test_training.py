@@ -12,7 +12,11 @@ from tests.recognition.photos import photo
 
 pytest.importorskip("tensorflow", reason="needs the train extra (.ci/run installs it)")
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # TensorFlow's own internals still warn about NumPy 2's copy keyword.
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+]
 
 
 def test_a_short_training_run_writes_a_model_the_bot_can_load(tmp_path: Path) -> None:

@@ -1,0 +1,135 @@
+"""The committed character model as the bot uses it: OpenVINO only, real photos in, verdicts out."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from recognition.api import Verdict
+from recognition.charmodel import DEFAULT_DIR, CharModel, Job, load_char_model
+from recognition.grading import CharacterGrader
+from recognition.runtime import ModelLoadError
+from recognition.service import ServiceBusy
+from recognition.verifier import Outcome
+from tests.recognition.photos import blank_page, photo
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def model() -> CharModel:
+    return load_char_model(DEFAULT_DIR)
+
+
+def test_the_model_matches_its_charset(model: CharModel) -> None:
+    assert len(model.charset) == 178
+    assert model.engine.output_size("probs") == len(model.charset) + 1
+    assert model.templates.shape[0] == len(model.charset)
+
+
+def test_a_model_with_the_wrong_charset_is_refused_at_load(tmp_path: Path) -> None:
+    broken = tmp_path / "char"
+    shutil.copytree(DEFAULT_DIR, broken)
+    charset = (broken / "charset.txt").read_text("utf-8").strip()
+    (broken / "charset.txt").write_text(charset[:-5] + "\n", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"178 output classes|174"):
+        CharModel(broken)
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"model\.json"):
+        CharModel(tmp_path)
+
+
+@pytest.mark.parametrize("char", list("我你好学生大人中国水"))
+def test_printed_characters_are_recognised(model: CharModel, char: str) -> None:
+    decision = model.judge([Job(photo(char))])[0]
+    assert decision.top5[0][0] == char, decision.top5
+
+
+def test_verified_against_the_right_and_a_wrong_target(model: CharModel) -> None:
+    data = photo("我")
+    right, wrong = model.judge([Job(data, "我"), Job(data, "你")])
+    assert right.outcome is Outcome.CORRECT
+    assert wrong.outcome is Outcome.WRONG_CHARACTER
+    assert wrong.predicted == "我"
+
+
+def test_a_two_character_word_is_split_and_verified(model: CharModel) -> None:
+    right, wrong = model.judge([Job(photo("你好"), "你好"), Job(photo("你好"), "我们")])
+    assert right.outcome is Outcome.CORRECT
+    assert wrong.outcome is Outcome.WRONG_CHARACTER
+
+
+def test_a_target_outside_the_set_is_invalid(model: CharModel) -> None:
+    assert model.judge([Job(photo("我"), "鬼")])[0].outcome is Outcome.INVALID_TARGET
+
+
+def _truncated() -> bytes:
+    data = photo("我")
+    return data[: len(data) // 2]
+
+
+def _one_pixel() -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (1, 1), 0).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("not an image", lambda: b"%PDF-1.4 not a picture", "not a readable image"),
+        ("truncated", _truncated, ""),
+        ("one pixel", _one_pixel, ""),
+        ("blank page", blank_page, "no ink"),
+        ("several characters", lambda: photo("我你好", size=160), "several characters"),
+    ],
+)
+def test_bad_photos_get_a_verdict_not_a_crash(
+    model: CharModel, name: str, make: object, reason: str
+) -> None:
+    decision = model.judge([Job(make(), "我")])[0]  # type: ignore[operator]
+    assert decision.outcome is Outcome.UNCLEAR, name
+    if reason:
+        assert decision.reason == reason
+
+
+def test_one_bad_photo_does_not_spoil_its_batch(model: CharModel) -> None:
+    good, bad, good2 = model.judge(
+        [Job(photo("好"), "好"), Job(b"garbage", "好"), Job(photo("人"), "人")]
+    )
+    assert good.outcome is Outcome.CORRECT and good2.outcome is Outcome.CORRECT
+    assert bad.outcome is Outcome.UNCLEAR
+
+
+async def test_concurrent_grades_are_batched_and_each_gets_its_own(model: CharModel) -> None:
+    chars = "我你好学生大人中国水"
+    grader = CharacterGrader(model, max_batch=16)
+    try:
+        grades = await asyncio.gather(*(grader.grade(photo(c), c) for c in chars * 4))
+        assert [g.verdict for g in grades] == [Verdict.CORRECT] * len(grades)
+        assert grader.service.stats.largest_batch > 1
+    finally:
+        await grader.close()
+
+
+async def test_a_full_queue_says_busy_and_keeps_serving(model: CharModel) -> None:
+    grader = CharacterGrader(model, max_pending=4, max_batch=2)
+    data = photo("好")
+    try:
+        results = await asyncio.gather(
+            *(grader.grade(data, "好") for _ in range(12)), return_exceptions=True
+        )
+        busy = [r for r in results if isinstance(r, ServiceBusy)]
+        done = [r for r in results if not isinstance(r, BaseException)]
+        assert busy and done
+        assert all(g.verdict is Verdict.CORRECT for g in done)
+        assert (await grader.grade(data, "好")).verdict is Verdict.CORRECT
+    finally:
+        await grader.close()
