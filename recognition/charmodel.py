@@ -214,7 +214,7 @@ class CharModel:
         n = len(self.charset)
         best = int(np.argmax(s.probs[:n]))
         p_best = float(s.probs[best])
-        known = p_best >= self.thresholds.accept
+        known = p_best >= self.thresholds.known
         return Decision(
             Outcome.CORRECT if known else Outcome.WRONG_CHARACTER,
             self.charset[best] if known else None,

@@ -78,7 +78,7 @@ def evaluate_chars(model: CharModel, root: Path, batch: int = 64) -> dict[str, A
         1
         for i in unknown
         if classified[i].outcome is not Outcome.CORRECT
-        or classified[i].confidence < model.thresholds.accept
+        or classified[i].confidence < model.thresholds.known
     )
     n_known = max(1, len(known))
     return {

@@ -27,11 +27,15 @@ class Thresholds:
     of the embedding to the target's nearest template needed as well; ``incomplete``: the
     incomplete score from which an answer is called incomplete; ``incomplete_floor``: the
     target probability an incomplete answer still needs (else it is another character);
+    ``known``: with no target, the best character's probability needed to name it;
+    ``top_only``: accept only a target that is also the likeliest character;
     ``unclear``: below this top probability nothing is recognisable; ``min_ink_side``:
     the smallest character, in working pixels, worth reading.
     """
 
     accept: float = 0.5
+    known: float = 0.5  # without a target: the best character's probability to name it
+    top_only: bool = False  # accept the target only when it is also the likeliest character
     similarity: float = 0.3
     incomplete: float = 0.5
     incomplete_floor: float = 0.05
@@ -105,7 +109,9 @@ def decide(
         )
 
     looks_incomplete = scores.incomplete >= th.incomplete
-    if p_target >= th.accept and sim >= th.similarity:
+    best_char = int(np.argmax(scores.probs[: len(charset)]))
+    on_top = best_char == index or not th.top_only
+    if p_target >= th.accept and sim >= th.similarity and on_top:
         if looks_incomplete:
             return made(Outcome.INCOMPLETE, target, p_target, "strokes missing")
         return made(Outcome.CORRECT, target, p_target)

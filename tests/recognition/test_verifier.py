@@ -358,3 +358,22 @@ def test_decide_then_combine_for_a_word() -> None:
     word = combine(per_char, "一二")
     assert word.outcome is Outcome.WRONG_CHARACTER
     assert word.predicted == "一三"
+
+
+# top_only: the target must also be the likeliest character -------------------------------
+
+
+def test_top_only_refuses_a_target_that_another_character_beats() -> None:
+    th = Thresholds(accept=0.3, similarity=-1.0, top_only=True)
+    runner_up = scores(probs(er=0.55, yi=0.35))
+    assert judge(runner_up, "一", th).outcome is Outcome.WRONG_CHARACTER
+    assert judge(runner_up, "一", Thresholds(accept=0.3, similarity=-1.0)).outcome is (
+        Outcome.CORRECT
+    )
+
+
+def test_top_only_ignores_the_unknown_class_when_ranking_characters() -> None:
+    # Most of the mass says "not HSK 1", but among the characters the target leads.
+    th = Thresholds(accept=0.3, similarity=-1.0, top_only=True)
+    decision = judge(scores(probs(unknown=0.45, yi=0.4)), "一", th)
+    assert decision.outcome is Outcome.CORRECT
