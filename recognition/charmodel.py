@@ -157,7 +157,8 @@ class CharModel:
         work_side = min(max(gray.shape), WORK_SIDE)
         if prepared.ink_side < min(th.min_ink_side, 0.1 * work_side):
             return [], [], Decision(Outcome.UNCLEAR, reason="too small")
-        if target and prepared.aspect > th.max_aspect:
+        # A wide box alone is not enough: 一 written long is one wide character.
+        if target and prepared.aspect > th.max_aspect and prepared.pieces > 1:
             return [], [], Decision(Outcome.UNCLEAR, reason="several characters")
         # The recognizer reads a whole single character best from the photo itself (its
         # own crop keeps faint strokes that our cleaning drops), dark ink on light.

@@ -42,6 +42,7 @@ class Prepared:
     inverted: bool
     grid_lines: int
     aspect: float  # width / height of the ink's box, for telling words from characters
+    pieces: int = 1  # parts separated by empty columns: several characters written in a row
 
 
 def decode(data: bytes, *, max_side: int = 1024) -> Gray:
@@ -337,7 +338,27 @@ def prepare(gray: Gray, size: int = 48, *, margin: float = 0.08) -> Prepared:
         inverted=inverted,
         grid_lines=lines,
         aspect=(x1 - x0) / max(y1 - y0, 1),
+        pieces=_column_pieces(ink[y0:y1, x0:x1]),
     )
+
+
+def _column_pieces(ink: Ink) -> int:
+    """How many parts empty columns split the ink into (gaps narrower than 3% of the
+    width are pen lifts inside a character, not the space between two)."""
+    if ink.size == 0:
+        return 0
+    cols = ink.sum(0)
+    empty = cols < 0.02 * float(cols.max())
+    min_gap = max(2, round(0.03 * len(cols)))
+    pieces, run = 1, 0
+    for is_empty in empty:
+        if is_empty:
+            run += 1
+        else:
+            if run >= min_gap:
+                pieces += 1
+            run = 0
+    return pieces
 
 
 def split_characters(gray: Gray, count: int, size: int = 48, *, margin: float = 0.08) -> list[Ink]:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from recognition.api import Verdict
 from recognition.charmodel import DEFAULT_DIR, CharModel, Job, load_char_model
@@ -133,3 +133,13 @@ async def test_a_full_queue_says_busy_and_keeps_serving(model: CharModel) -> Non
         assert (await grader.grade(data, "好")).verdict is Verdict.CORRECT
     finally:
         await grader.close()
+
+
+def test_a_long_yi_is_one_character_not_several(model: CharModel) -> None:
+    img = Image.new("L", (400, 200), 230)
+    ImageDraw.Draw(img).line([(40, 100), (360, 96)], fill=25, width=10)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    decision = model.judge([Job(out.getvalue(), "一")])[0]
+    assert decision.reason != "several characters"
+    assert decision.outcome is Outcome.CORRECT
