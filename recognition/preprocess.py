@@ -154,11 +154,11 @@ def _runs(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     lengths = (ends - starts).astype(np.int32)
-    out = np.zeros(flat.size, dtype=np.int32)
     # Mark each run's length at its start and cancel it after its end, then sum along.
+    # Starts are all different, and so are ends: plain indexing adds them (no add.at).
     delta = np.zeros(flat.size + 1, dtype=np.int32)
-    np.add.at(delta, starts + 1, lengths)
-    np.add.at(delta, ends + 1, -lengths)
+    delta[starts + 1] += lengths
+    delta[ends + 1] -= lengths
     out = np.cumsum(delta[:-1])
     return out.reshape(h, w + 2)[:, 1:-1]
 
@@ -253,13 +253,14 @@ def _drop_strays(ink: Ink, cells: int = 24) -> Ink:
     # number and takes the largest among its 8 neighbours until nothing changes. The grid
     # is at most 24 x 24, so this is a handful of cheap array steps.
     labels = np.where(grown, np.arange(1, gh * gw + 1).reshape(gh, gw), 0)
+    frame = np.zeros((gh + 2, gw + 2), dtype=labels.dtype)
     while True:
-        padded_labels = np.pad(labels, 1)
+        frame[1:-1, 1:-1] = labels
         spread = labels.copy()
         for dy in (0, 1, 2):
             for dx in (0, 1, 2):
-                spread = np.maximum(spread, padded_labels[dy : dy + gh, dx : dx + gw])
-        spread = np.where(grown, spread, 0)
+                np.maximum(spread, frame[dy : dy + gh, dx : dx + gw], out=spread)
+        spread *= grown
         if np.array_equal(spread, labels):
             break
         labels = spread
