@@ -10,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from recognition.preprocess import (
     WORK_SIDE,
@@ -150,7 +151,8 @@ class CharModel:
             prepared: Prepared = prepare(gray, self.size)
         except NoInk:
             return [], [], Decision(Outcome.UNCLEAR, reason="no ink")
-        except (OSError, ValueError, SyntaxError):
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Warning):
+            # Warning: decode turns PIL's decompression-bomb warning into an error.
             return [], [], Decision(Outcome.UNCLEAR, reason="not a readable image")
         # Too small for a phone photo is a few percent of it; a small scan (64 px) is
         # all character, and its ink is a handful of pixels by nature.

@@ -75,6 +75,13 @@ def _truncated() -> bytes:
     return data[: len(data) // 2]
 
 
+def _bomb() -> bytes:
+    """A small PNG that claims 400 megapixels: a decompression bomb."""
+    out = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(out, "PNG")
+    return out.getvalue()
+
+
 def _one_pixel() -> bytes:
     out = io.BytesIO()
     Image.new("L", (1, 1), 0).save(out, "PNG")
@@ -87,6 +94,7 @@ def _one_pixel() -> bytes:
         ("not an image", lambda: b"%PDF-1.4 not a picture", "not a readable image"),
         ("truncated", _truncated, ""),
         ("one pixel", _one_pixel, ""),
+        ("decompression bomb", _bomb, "not a readable image"),
         ("blank page", blank_page, "no ink"),
         ("several characters", lambda: photo("我你好", size=160), "several characters"),
     ],
