@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recognition.charmodel import CharModel, Job, load_char_model
+from recognition.charmodel import CharModel, load_char_model
 from recognition.grading import CharacterGrader
 
 
@@ -116,4 +116,4 @@ def bench_recognition(model_dir: Path, *, images: int = 512, concurrency: int = 
     return 0
 
 
-__all__ = ["Job", "bench_recognition", "rss_mib", "sample_photos"]
+__all__ = ["bench_recognition", "rss_mib", "sample_photos"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -50,26 +52,15 @@ class ImageInfo:
     height: int
 
 
-def inspect_image(data: bytes, *, max_bytes: int) -> ImageInfo:
-    """Return what the image is, or raise ImageRejected saying what is wrong with it."""
-    if not data:
-        raise ImageRejected(ImageProblem.EMPTY)
-    if len(data) > max_bytes:
-        raise ImageRejected(ImageProblem.TOO_LARGE, f"{len(data)} bytes")
+@contextmanager
+def opening(data: bytes) -> Iterator[Image.Image]:
+    """``Image.open`` on bytes, with every way PIL can fail raised as ImageRejected
+    (a decompression bomb as too many pixels, even when PIL only warns about it)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
-                fmt = img.format or ""
-                width, height = img.size
-                if fmt not in ACCEPTED_FORMATS:
-                    raise ImageRejected(ImageProblem.NOT_IMAGE, fmt or "unknown format")
-                if width * height > MAX_PIXELS:
-                    raise ImageRejected(ImageProblem.TOO_MANY_PIXELS, width=width, height=height)
-                if min(width, height) < MIN_SIDE:
-                    raise ImageRejected(ImageProblem.TOO_SMALL, width=width, height=height)
-                # Decoding every pixel is the only reliable way to find a cut-off upload.
-                img.load()
+                yield img
     except ImageRejected:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
@@ -78,4 +69,23 @@ def inspect_image(data: bytes, *, max_bytes: int) -> ImageInfo:
         raise ImageRejected(ImageProblem.NOT_IMAGE) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(ImageProblem.TRUNCATED, str(exc)) from exc
+
+
+def inspect_image(data: bytes, *, max_bytes: int) -> ImageInfo:
+    """Return what the image is, or raise ImageRejected saying what is wrong with it."""
+    if not data:
+        raise ImageRejected(ImageProblem.EMPTY)
+    if len(data) > max_bytes:
+        raise ImageRejected(ImageProblem.TOO_LARGE, f"{len(data)} bytes")
+    with opening(data) as img:
+        fmt = img.format or ""
+        width, height = img.size
+        if fmt not in ACCEPTED_FORMATS:
+            raise ImageRejected(ImageProblem.NOT_IMAGE, fmt or "unknown format")
+        if width * height > MAX_PIXELS:
+            raise ImageRejected(ImageProblem.TOO_MANY_PIXELS, width=width, height=height)
+        if min(width, height) < MIN_SIDE:
+            raise ImageRejected(ImageProblem.TOO_SMALL, width=width, height=height)
+        # Decoding every pixel is the only reliable way to find a cut-off upload.
+        img.load()
     return ImageInfo(format=fmt, extension=ACCEPTED_FORMATS[fmt], width=width, height=height)

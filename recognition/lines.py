@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -14,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps
 
 from recognition.api import PageProblem, Point, TextLine, TextPage
-from recognition.images import MAX_PIXELS, ImageProblem, ImageRejected
+from recognition.images import MAX_PIXELS, ImageProblem, ImageRejected, opening
 from recognition.ppocr import MODEL_DIR, PPOCRRecognizer
 from recognition.preprocess import to_gray
 from recognition.runtime import CompiledModel, ModelLoadError
@@ -385,28 +383,17 @@ class Photo:
 
 def decode_photo(data: bytes, max_side: int = DECODE_MAX_SIDE) -> Photo:
     """Bytes to an upright gray photo at most ``max_side`` a side, or ImageRejected."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-                if width * height > MAX_PIXELS:
-                    raise ImageRejected(ImageProblem.TOO_MANY_PIXELS, width=width, height=height)
-                if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter
-                    width, height = height, width
-                if img.format == "JPEG":
-                    # libjpeg decodes straight to gray at a reduced scale: much faster.
-                    img.draft("L", (max_side, max_side))
-                img.load()
-                gray = to_gray(ImageOps.exif_transpose(img), max_side=max_side)
-    except ImageRejected:
-        raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ImageRejected(ImageProblem.TOO_MANY_PIXELS, str(exc)) from exc
-    except UnidentifiedImageError as exc:
-        raise ImageRejected(ImageProblem.NOT_IMAGE) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageRejected(ImageProblem.TRUNCATED, str(exc)) from exc
+    with opening(data) as img:
+        width, height = img.size
+        if width * height > MAX_PIXELS:
+            raise ImageRejected(ImageProblem.TOO_MANY_PIXELS, width=width, height=height)
+        if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter
+            width, height = height, width
+        if img.format == "JPEG":
+            # libjpeg decodes straight to gray at a reduced scale: much faster.
+            img.draft("L", (max_side, max_side))
+        img.load()
+        gray = to_gray(ImageOps.exif_transpose(img), max_side=max_side)
     return Photo(gray, width, height)
 
 

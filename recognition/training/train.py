@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -210,24 +209,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         split="train",
         **common,
     )
-    val = build(
-        chars,
-        n_per_class=cfg.val_per_class,
-        incomplete_per_class=cfg.val_per_class // 2,
-        unknown=max(50, cfg.unknown * cfg.val_per_class // cfg.per_class),
-        seed=cfg.seed + 1,
-        split="val",
-        **common,
-    )
-    test = build(
-        chars,
-        n_per_class=cfg.val_per_class,
-        incomplete_per_class=cfg.val_per_class // 2,
-        unknown=max(50, cfg.unknown * cfg.val_per_class // cfg.per_class),
-        seed=cfg.seed + 2,
-        split="test",
-        **common,
-    )
+    held_out: dict[str, Any] = {
+        "n_per_class": cfg.val_per_class,
+        "incomplete_per_class": cfg.val_per_class // 2,
+        "unknown": max(50, cfg.unknown * cfg.val_per_class // cfg.per_class),
+    }
+    # Other seeds, and build() picks the held-out fonts for these splits.
+    val = build(chars, seed=cfg.seed + 1, split="val", **held_out, **common)
+    test = build(chars, seed=cfg.seed + 2, split="test", **held_out, **common)
     log(
         f"data ready: train {len(train)}, val {len(val)}, test {len(test)} "
         f"in {time.monotonic() - start:.0f}s"
@@ -252,4 +241,4 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["TrainConfig", "config_json", "json", "load_real", "main", "predict", "train_model"]
+__all__ = ["TrainConfig", "config_json", "load_real", "main", "predict", "train_model"]
