@@ -12,6 +12,7 @@ from PIL import Image
 
 from recognition.charmodel import CharModel, load_char_model
 from recognition.grading import CharacterGrader
+from recognition.runtime import default_threads
 
 
 def rss_mib() -> float:
@@ -89,12 +90,12 @@ def _keras_path(model: CharModel, photos: list[tuple[bytes, str]]) -> float | No
 
 def bench_recognition(model_dir: Path, *, images: int = 512, concurrency: int = 64) -> int:
     base = rss_mib()
-    model = load_char_model(model_dir)
+    model = load_char_model(model_dir, processes=default_threads())
     loaded = rss_mib()
     photos = sample_photos(model.charset, images)
     print(f"recognition benchmark: {len(photos)} JPEG photos (256 px), input {model.size} px")
     print(f"resident memory: {base:.0f} MiB before the model, {loaded:.0f} MiB with it loaded")
-    ours = asyncio.run(_ours(model, photos, concurrency))
+    ours = asyncio.run(_ours(model, photos, concurrency))  # closes the model at the end
     ours_rate = len(photos) / ours
     print(
         f"ours (OpenVINO, batching, {concurrency} concurrent): {ours_rate:8.1f} photos/s, "

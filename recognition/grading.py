@@ -57,4 +57,6 @@ class CharacterGrader:
         return to_grade(await self.judge(image, target))
 
     async def close(self) -> None:
+        """Finish what was received, then stop the model's worker processes."""
         await self.service.close()
+        self.model.close()

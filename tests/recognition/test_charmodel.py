@@ -151,3 +151,16 @@ def test_a_long_yi_is_one_character_not_several(model: CharModel) -> None:
     decision = model.judge([Job(out.getvalue(), "一")])[0]
     assert decision.reason != "several characters"
     assert decision.outcome is Outcome.CORRECT
+
+
+def test_worker_processes_give_the_same_verdicts(model: CharModel) -> None:
+    jobs = [Job(photo(c), c) for c in "我你好学"] + [Job(b"garbage", "好"), Job(photo("人"), "大")]
+    in_thread = model.judge(jobs)
+    pooled = load_char_model(DEFAULT_DIR, processes=2)
+    try:
+        assert [(d.outcome, d.predicted) for d in pooled.judge(jobs)] == [
+            (d.outcome, d.predicted) for d in in_thread
+        ]
+    finally:
+        pooled.close()
+    assert pooled._pool is None
