@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +37,8 @@ from recognition.verifier import (
     decide,
     top_k,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "models" / "char"
 
@@ -195,7 +199,15 @@ class CharModel:
             self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
         args = [(job, self.size, self.thresholds, self.charset) for job in jobs]
         chunk = max(1, len(jobs) // (2 * self.processes))
-        return list(self._pool.map(_prepare_packed, args, chunksize=chunk))
+        try:
+            return list(self._pool.map(_prepare_packed, args, chunksize=chunk))
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): answer these photos here and start a
+            # fresh pool next time rather than failing every caller from now on.
+            log.exception("charmodel.pool_broken")
+            self._pool.shutdown(wait=False)
+            self._pool = None
+            return [self._pieces(job) for job in jobs]
 
     def close(self) -> None:
         """Stop the preprocessing processes, if any were started."""

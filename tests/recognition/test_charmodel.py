@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,18 @@ def test_worker_processes_give_the_same_verdicts(model: CharModel) -> None:
     finally:
         pooled.close()
     assert pooled._pool is None
+
+
+def test_a_killed_worker_process_does_not_fail_the_photos(model: CharModel) -> None:
+    jobs = [Job(photo(c), c) for c in "我你好学"]
+    pooled = load_char_model(DEFAULT_DIR, processes=2)
+    try:
+        pooled.judge(jobs)
+        assert pooled._pool is not None
+        for pid in list(pooled._pool._processes):  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)
+        decisions = pooled.judge(jobs)
+        assert [d.outcome for d in decisions] == [Outcome.CORRECT] * len(jobs)
+        assert [d.outcome for d in pooled.judge(jobs)] == [Outcome.CORRECT] * len(jobs)
+    finally:
+        pooled.close()
