@@ -15,9 +15,10 @@ from config import Settings
 from quizzes.hsk import load_vocabulary
 from recognition.charmodel import CharModel
 from recognition.grading import CharacterGrader
-from recognition.lines import LineOCR, LineOCRReader
+from recognition.lines import LineOCR, LineOCRReader, LineRecognizer
 from recognition.ppocr import PPOCRRecognizer
 from recognition.runtime import ModelLoadError
+from recognition.seedline import SeedLineRecognizer
 from storage import ImageStore, SqliteStorage, open_storage
 
 log = logging.getLogger(__name__)
@@ -104,14 +105,20 @@ def load_grader(
 def load_reader(
     settings: Settings, recognizer: PPOCRRecognizer | None = None
 ) -> LineOCRReader | None:
-    """The text-line OCR models (PP-OCRv4), compiled once; None if they are missing."""
+    """The text-line OCR models (PP-OCRv4; the user's seed line model as the recognizer when
+    HANZI_LINE_MODEL and HANZI_LINE_CHARSET are set), compiled once; None if missing."""
     model_dir = settings.model_dir / "ppocr"
+    line_recognizer: LineRecognizer | None = recognizer
     try:
-        ocr = LineOCR(model_dir, recognizer=recognizer)
+        if settings.line_model is not None and settings.line_charset is not None:
+            # The user's seed model reads the lines; the grader keeps PP-OCR's recognizer.
+            line_recognizer = SeedLineRecognizer(settings.line_model, settings.line_charset)
+        ocr = LineOCR(model_dir, recognizer=line_recognizer)
     except ModelLoadError as exc:
         log.warning("ocr.unavailable", extra={"fields": {"why": str(exc)}})
         return None
-    log.info("ocr.loaded", extra={"fields": {"model": str(model_dir)}})
+    lines = settings.line_model or model_dir
+    log.info("ocr.loaded", extra={"fields": {"model": str(model_dir), "lines": str(lines)}})
     return LineOCRReader(ocr)
 
 

@@ -148,8 +148,12 @@ def _evaluate(settings: Settings, what: str, folder: Path, as_json: bool) -> int
 
 def _line_ocr(settings: Settings) -> Any:
     from recognition.lines import LineOCR
+    from recognition.seedline import SeedLineRecognizer
 
-    return LineOCR(settings.model_dir / "ppocr")
+    recognizer = None
+    if settings.line_model is not None and settings.line_charset is not None:
+        recognizer = SeedLineRecognizer(settings.line_model, settings.line_charset)
+    return LineOCR(settings.model_dir / "ppocr", recognizer=recognizer)
 
 
 def _ocr(settings: Settings, image: Path, as_json: bool) -> int:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     language: str = "en"
     max_photo_bytes: int = 20_000_000
+    # A line recognizer with Open Model Zoo's handwritten Chinese interface (.xml or .onnx)
+    # and its charset file; when both are set, text-line OCR reads lines with it.
+    line_model: Path | None = None
+    line_charset: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -156,6 +160,34 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("line_model", "line_charset", mode="after")
+    @classmethod
+    def _check_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        path = value.expanduser()
+        if not path.is_file():
+            raise ValueError(f"file {str(path)!r} does not exist")
+        return path
+
+    @field_validator("line_model", mode="after")
+    @classmethod
+    def _check_model_suffix(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() not in (".xml", ".onnx"):
+            raise ValueError(
+                f"expected an OpenVINO IR (.xml) or ONNX (.onnx) file, got {str(value)!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _line_model_needs_charset(self) -> "Settings":
+        if (self.line_model is None) != (self.line_charset is None):
+            missing = "HANZI_LINE_CHARSET" if self.line_charset is None else "HANZI_LINE_MODEL"
+            raise ValueError(
+                f"HANZI_LINE_MODEL and HANZI_LINE_CHARSET go together: {missing} is not set"
+            )
+        return self
 
     @field_validator("timezone", mode="before")
     @classmethod

@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageOps
 
 from recognition.api import PageProblem, Point, TextLine, TextPage
+from recognition.ctc import CTCResult
 from recognition.images import MAX_PIXELS, ImageProblem, ImageRejected, opening
 from recognition.ppocr import MODEL_DIR, PPOCRRecognizer
 from recognition.preprocess import to_gray
@@ -455,6 +457,12 @@ def page_problem(photo: Photo) -> PageProblem:
 # --- the pipeline -----------------------------------------------------------------------
 
 
+class LineRecognizer(Protocol):
+    """Reads cropped text lines (uint8, gray or RGB): PPOCRRecognizer, or a seed model's."""
+
+    def read_lines(self, images: Sequence[Gray]) -> list[CTCResult]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Detected:
     photo: Photo
@@ -470,7 +478,7 @@ class LineOCR:
         self,
         model_dir: Path = MODEL_DIR,
         *,
-        recognizer: PPOCRRecognizer | None = None,
+        recognizer: LineRecognizer | None = None,
         max_boxes: int = MAX_BOXES,
         threads: int | None = None,
     ) -> None:
@@ -482,7 +490,7 @@ class LineOCR:
         if self.cls.output_shapes[0][-1] != 2:
             raise ModelLoadError(f"{model_dir / CLS_FILE} is not a 0/180 degree classifier")
         try:
-            self.recognizer = recognizer or PPOCRRecognizer(model_dir)
+            self.recognizer: LineRecognizer = recognizer or PPOCRRecognizer(model_dir)
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"cannot load the line recognizer in {model_dir}: {exc}") from exc
 
