@@ -17,7 +17,7 @@ from recognition.charmodel import CharModel
 from recognition.grading import CharacterGrader
 from recognition.lines import LineOCR, LineOCRReader, LineRecognizer
 from recognition.ppocr import PPOCRRecognizer
-from recognition.runtime import ModelLoadError
+from recognition.runtime import ModelLoadError, default_threads
 from recognition.seedline import SeedLineRecognizer
 from storage import ImageStore, SqliteStorage, open_storage
 
@@ -91,7 +91,7 @@ def load_grader(
     """The character model, compiled once for the whole process; None if it is missing."""
     model_dir = settings.model_dir / "char"
     try:
-        model = CharModel(model_dir, second_opinion=recognizer)
+        model = CharModel(model_dir, second_opinion=recognizer, processes=default_threads())
     except ModelLoadError as exc:
         log.warning("recognition.unavailable", extra={"fields": {"why": str(exc)}})
         return None
