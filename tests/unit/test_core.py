@@ -7,12 +7,14 @@ import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from PIL import Image
 
 from bot.core import COMMANDS
 from bot.i18n import t
 from bot.messages import ChatKind, ChatRef, UserRef
 from recognition.api import Grade, Verdict
+from recognition.service import ServiceBusy
 from storage import SqliteStorage
 from tests.conftest import Clock, FakeChat, ScriptedGrader, handwriting_png
 
@@ -308,6 +310,41 @@ async def test_internal_errors_get_an_apology_not_a_crash(make_core, clock: Cloc
     assert await user.text(photo=handwriting_png()) == t("errors.internal")
     # The answer was kept for grading later.
     assert len(await user.core.storage.attempts.pending()) == 1
+
+
+async def test_a_busy_recogniser_keeps_the_answer_and_says_when_to_retry(
+    make_core, clock: Clock
+) -> None:  # type: ignore[no-untyped-def]
+    class Busy:
+        async def grade(self, image: bytes, target: str) -> Grade:
+            raise ServiceBusy(retry_after=2.6)
+
+    user = FakeChat(
+        make_core(grader=Busy()),
+        ChatRef("fake", "dm", ChatKind.PRIVATE),
+        UserRef("fake", "u"),
+        clock,
+    )
+    await user.send("/today")
+    assert await user.text(photo=handwriting_png()) == t("photo.busy", seconds=3)
+    assert len(await user.core.storage.attempts.pending()) == 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "key"),
+    [("no ink", "verdict.unreadable_blank"), ("several characters", "verdict.unreadable_several")],
+)
+async def test_unreadable_photos_get_advice_for_their_reason(
+    make_core, clock: Clock, reason: str, key: str
+) -> None:  # type: ignore[no-untyped-def]
+    user = FakeChat(
+        make_core(grader=ScriptedGrader(Grade(Verdict.UNREADABLE, reason=reason))),
+        ChatRef("fake", "dm", ChatKind.PRIVATE),
+        UserRef("fake", "u"),
+        clock,
+    )
+    await user.send("/today")
+    assert await user.text(photo=handwriting_png()) == t(key)
 
 
 async def test_ocr_without_a_reader_says_so(private_chat: FakeChat) -> None:
