@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from recognition.charmodel import CharModel, Job
 from recognition.verifier import Outcome
@@ -22,27 +23,36 @@ class Item:
     label: str  # a character of the charset, or UNKNOWN_DIR for anything else
 
 
+def image_folders(*roots: Path) -> list[tuple[Path, str]]:
+    """``root/<label>/**/*.png`` (any image suffix) as (file, folder name) pairs, sorted."""
+    pairs: list[tuple[Path, str]] = []
+    for root in roots:
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            for f in sorted(folder.rglob("*")):
+                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+                    pairs.append((f, folder.name))
+    return pairs
+
+
 def collect(root: Path, charset: str) -> list[Item]:
     """``root/<char>/*.png`` (one folder per character) and ``root/unknown/*``; folders
     named after characters outside the set count as unknown handwriting too."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
-    items: list[Item] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        name = folder.name
-        label = name if len(name) == 1 and name in charset else UNKNOWN_DIR
-        for f in sorted(folder.rglob("*")):
-            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
-                items.append(Item(f, label))
+    items = [
+        Item(f, name if len(name) == 1 and name in charset else UNKNOWN_DIR)
+        for f, name in image_folders(root)
+    ]
     if not items:
         raise FileNotFoundError(f"no images in {root} (expected {root}/<character>/*.png)")
     return items
 
 
-def other_target(label: str, index: int, charset: str) -> str:
-    """A different character to verify against, chosen deterministically."""
-    i = charset.index(label)
-    return charset[(i + 1 + index % (len(charset) - 1)) % len(charset)]
+def impostor_targets(labels: npt.NDArray[np.integer[Any]], n_chars: int) -> npt.NDArray[np.int32]:
+    """For each sample's class, a different character to verify it against, chosen
+    deterministically (the same for every model, so their figures compare)."""
+    idx = np.arange(len(labels))
+    return ((labels + 1 + idx % (n_chars - 1)) % n_chars).astype(np.int32)
 
 
 def evaluate_chars(model: CharModel, root: Path, batch: int = 64) -> dict[str, Any]:
@@ -62,9 +72,11 @@ def evaluate_chars(model: CharModel, root: Path, batch: int = 64) -> dict[str, A
     classified = run([Job(d) for d in datas])
     elapsed = time.perf_counter() - start
     own = run([Job(datas[i], items[i].label) for i in known])
-    wrong = run(
-        [Job(datas[i], other_target(items[i].label, n, model.charset)) for n, i in enumerate(known)]
+    charset = model.charset
+    others = impostor_targets(
+        np.array([charset.index(items[i].label) for i in known]), len(charset)
     )
+    wrong = run([Job(datas[i], charset[t]) for i, t in zip(known, others, strict=True)])
 
     top1 = top5 = 0
     per_char: dict[str, list[int]] = {}

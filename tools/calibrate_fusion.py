@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from recognition.charmodel import CharModel, Fusion, fuse  # noqa: E402
+from recognition.evaluate import image_folders, impostor_targets  # noqa: E402
 from recognition.ppocr import PPOCRRecognizer  # noqa: E402
 from recognition.preprocess import NoInk, decode, prepare  # noqa: E402
-from recognition.training.dataset import real_folders  # noqa: E402
 
 F32 = npt.NDArray[np.float32]
 SHARED = ROOT.parent / "shared" / "data" / "real-handwriting"
@@ -48,7 +48,7 @@ def rates(
     known_sel = (labels < n) & sel
     unknown = (labels == n) & sel
     own = np.minimum(labels, n - 1)
-    other = (own + 1 + idx % (n - 1)) % n
+    other = impostor_targets(own, n)
     top = f[:, :n].argmax(1)
 
     def accepted(target: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
@@ -88,7 +88,7 @@ def main() -> int:
     second = PPOCRRecognizer(args.model.parent / "ppocr")
     n = len(model.charset)
     inks, papers, labels = [], [], []
-    for path, label in real_folders(roots)[:: args.every]:
+    for path, label in image_folders(*roots)[:: args.every]:
         gray = decode(path.read_bytes())
         try:
             prep = prepare(gray, model.size)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,23 +124,3 @@ def build(
         np.savez(tmp, x=x, labels=labels, incomplete=incomplete, blank=blank)
         tmp.replace(path)
     return arrays
-
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
-
-
-def image_folder(root: Path) -> list[tuple[Path, str]]:
-    """``root/<label>/*.png`` as (file, label) pairs, sorted; ``label`` is the folder name."""
-    pairs: list[tuple[Path, str]] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        for f in sorted(folder.rglob("*")):
-            if f.suffix.lower() in IMAGE_SUFFIXES:
-                pairs.append((f, folder.name))
-    return pairs
-
-
-def real_folders(roots: Sequence[Path]) -> list[tuple[Path, str]]:
-    pairs: list[tuple[Path, str]] = []
-    for root in roots:
-        pairs += image_folder(root)
-    return pairs

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from recognition.evaluate import impostor_targets
 from recognition.training.dataset import Arrays
 from recognition.verifier import Scores, Thresholds, decide
 
@@ -29,12 +30,6 @@ def make_templates(
             mean = sel.mean(0)
             out[c, 0] = mean / max(float(np.linalg.norm(mean)), 1e-9)
     return out
-
-
-def impostor_targets(labels: npt.NDArray[np.int32], n_chars: int) -> npt.NDArray[np.int32]:
-    """A different character for each sample, chosen deterministically (the next-but-k)."""
-    idx = np.arange(len(labels))
-    return ((labels + 1 + idx % (n_chars - 1)) % n_chars).astype(np.int32)
 
 
 def _pair_scores(

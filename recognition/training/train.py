@@ -130,11 +130,11 @@ def predict(model: Any, x: npt.NDArray[np.float32]) -> dict[str, npt.NDArray[np.
 
 def load_real(roots: Sequence[Path], size: int) -> tuple[npt.NDArray[np.float32], list[str]]:
     """Real handwriting folders (``<root>/<char>/*.png``) preprocessed like a photo."""
+    from recognition.evaluate import image_folders
     from recognition.preprocess import NoInk, decode, prepare
-    from recognition.training.dataset import real_folders
 
     xs, labels = [], []
-    for path, label in real_folders(roots):
+    for path, label in image_folders(*roots):
         try:
             img = prepare(decode(path.read_bytes()), size).image
         except NoInk:
