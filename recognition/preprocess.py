@@ -87,7 +87,7 @@ def to_gray(img: Image.Image, *, max_side: int = 1024) -> Gray:
     return np.asarray(gray, dtype=np.uint8).copy()
 
 
-def _is_dark_background(gray: Gray) -> bool:
+def is_dark_background(gray: Gray) -> bool:
     """The background is most of the picture, so the median sits near it; the ink is the
     far tail. If that tail is on the bright side, the photo is light on dark (a board)."""
     # Percentiles from a histogram: exact for 8-bit values and much cheaper than sorting.
@@ -113,7 +113,7 @@ def ink_map(gray: Gray) -> tuple[Ink, bool]:
     Dividing by an estimate of the paper (a max filter wide enough to close strokes, then
     smoothed) removes uneven light and shadows, whatever the paper's colour.
     """
-    inverted = _is_dark_background(gray)
+    inverted = is_dark_background(gray)
     if inverted:
         gray = (255 - gray).astype(np.uint8)
     h, w = gray.shape
@@ -220,9 +220,8 @@ def remove_grid(ink: Ink) -> tuple[Ink, int]:
     return out, removed
 
 
-def _clean(ink: Ink) -> Ink:
-    """Stretch the ink to [0, 1] and drop paper texture and isolated specks."""
-    level = _ink_level(ink)
+def _clean(ink: Ink, level: float) -> Ink:
+    """Stretch the ink (whose darkest level is ``level``) to [0, 1], paper texture to 0."""
     floor = max(0.06, 0.2 * level)
     stretched = np.clip((ink - floor) / max(level - floor, 1e-6), 0.0, 1.0)
     # No median filter here: the model was trained without one, and stray specks are
@@ -303,7 +302,7 @@ def normalised_ink(gray: Gray) -> tuple[Ink, bool, int, float]:
     contrast = _ink_level(ink)
     if contrast < MIN_INK_CONTRAST:
         raise NoInk(f"ink contrast {contrast:.2f}")
-    cleaned = _drop_strays(_clean(ink))
+    cleaned = _drop_strays(_clean(ink, contrast))
     if float(cleaned.sum()) < 4.0:
         raise NoInk("no ink left after cleaning")
     return cleaned, inverted, lines, contrast

@@ -11,6 +11,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageFilter
 
+from recognition.preprocess import is_dark_background
+
 Gray = npt.NDArray[np.uint8]
 Float = npt.NDArray[np.float32]
 GridKind = Literal["none", "tian", "mi", "lined", "squared"]
@@ -251,12 +253,6 @@ def photograph(
 
 
 def normalize_polarity(img: Gray) -> Gray:
-    """Dark ink on a light background whichever way round the photo was (a board is not).
-
-    The background is most of the picture, so the median sits near it: if the median is
-    nearer the dark end of the image's range than the light end, the background is dark.
-    """
-    lo, mid, hi = np.percentile(img, [2, 50, 98])
-    # A nearly flat image has no ink to compare with: trust its level instead.
-    dark_background = mid < 96 if hi - lo < 24 else (mid - lo) < (hi - mid)
-    return (255 - img).astype(np.uint8) if dark_background else img
+    """Dark ink on a light background whichever way round the photo was (a board is not),
+    by the same rule the bot's preprocessing applies to real photos."""
+    return (255 - img).astype(np.uint8) if is_dark_background(img) else img
