@@ -6,6 +6,7 @@ import json
 import shutil
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,32 @@ def _pair_scores(
     return p.astype(np.float32), sim.astype(np.float32)
 
 
-def calibrate(out: dict[str, F32], data: Arrays, templates: F32, n_chars: int) -> Thresholds:
-    """Thresholds from the validation set: accept as many right answers as possible while
-    letting through at most 0.5% of wrong ones, and flag incomplete characters while
-    falsely flagging at most 3% of complete ones."""
+@dataclass(frozen=True)
+class Pairs:
+    """Complete characters of a set scored against their own class (genuine) and against a
+    different one (impostor): target probability and cosine to the template, each."""
+
+    genuine_p: F32
+    genuine_sim: F32
+    impostor_p: F32
+    impostor_sim: F32
+
+
+def verification_pairs(out: dict[str, F32], data: Arrays, templates: F32, n_chars: int) -> Pairs:
     char = (data.labels < n_chars) & (data.incomplete == 0)
     labels = data.labels[char]
     sub = {k: v[char] for k, v in out.items()}
     gp, gs = _pair_scores(sub, templates, labels, labels)
     ip, is_ = _pair_scores(sub, templates, labels, impostor_targets(labels, n_chars))
+    return Pairs(gp, gs, ip, is_)
+
+
+def calibrate(out: dict[str, F32], data: Arrays, pairs: Pairs, n_chars: int) -> Thresholds:
+    """Thresholds from the validation set: accept as many right answers as possible while
+    letting through at most 0.5% of wrong ones, and flag incomplete characters while
+    falsely flagging at most 3% of complete ones."""
+    char = (data.labels < n_chars) & (data.incomplete == 0)
+    gp, gs, ip, is_ = pairs.genuine_p, pairs.genuine_sim, pairs.impostor_p, pairs.impostor_sim
     best = (0.0, 0.5, 0.3)
     for accept in np.linspace(0.05, 0.95, 37):
         for sim in np.linspace(0.0, 0.9, 19):
@@ -149,20 +167,19 @@ def evaluate_real(
     return res
 
 
-def _plots(
-    work: Path,
-    history: dict[str, list[float]],
-    out: dict[str, F32],
-    val: Arrays,
-    templates: F32,
-    n: int,
-) -> list[Path]:
+def _plots(work: Path, history: dict[str, list[float]], pairs: Pairs) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    paths = []
+    def save(fig: Any, name: str) -> Path:
+        path = work / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        return path
+
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     for key in ("probs_accuracy", "val_probs_accuracy"):
         if key in history:
@@ -175,32 +192,22 @@ def _plots(
     for a in ax:
         a.legend()
         a.set_xlabel("epoch")
-    p = work / "training_curves.png"
-    fig.tight_layout()
-    fig.savefig(p, dpi=80)
-    plt.close(fig)
-    paths.append(p)
+    curves = save(fig, "training_curves.png")
 
-    char = (val.labels < n) & (val.incomplete == 0)
-    labels = val.labels[char]
-    sub = {k: v[char] for k, v in out.items()}
-    gp, gs = _pair_scores(sub, templates, labels, labels)
-    ip, is_ = _pair_scores(sub, templates, labels, impostor_targets(labels, n))
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-    for a, g, i, name in ((ax[0], gp, ip, "target probability"), (ax[1], gs, is_, "cosine")):
-        ts = np.linspace(0, 1, 101)
+    panels = (
+        (ax[0], pairs.genuine_p, pairs.impostor_p, "target probability"),
+        (ax[1], pairs.genuine_sim, pairs.impostor_sim, "cosine"),
+    )
+    ts = np.linspace(0, 1, 101)
+    for a, g, i, name in panels:
         a.plot(ts, [np.mean(g >= t) for t in ts], label="right character accepted")
         a.plot(ts, [np.mean(i >= t) for t in ts], label="wrong character accepted")
         a.set_yscale("log")
         a.set_xlabel(name)
         a.legend()
     fig.suptitle("verification on the synthetic validation set")
-    p = work / "verification_curves.png"
-    fig.tight_layout()
-    fig.savefig(p, dpi=80)
-    plt.close(fig)
-    paths.append(p)
-    return paths
+    return [curves, save(fig, "verification_curves.png")]
 
 
 def export(model: Any, out_dir: Path, work: Path) -> Path:
@@ -233,7 +240,8 @@ def finish(
     val_out = predict(model, (val.x.astype(np.float32) / 255.0)[..., None])
     ok = (val.incomplete == 0) & (val.blank == 0)
     templates = make_templates(val_out["embedding"], val.labels, ok, n)
-    th = calibrate(val_out, val, templates, n)
+    pairs = verification_pairs(val_out, val, templates, n)
+    th = calibrate(val_out, val, pairs, n)
     log(f"thresholds: {th}")
     test_out = predict(model, (test.x.astype(np.float32) / 255.0)[..., None])
     report: dict[str, Any] = {
@@ -262,7 +270,7 @@ def finish(
         "charset": "charset.txt",
     }
     (cfg.out / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    plots = _plots(cfg.work, history, val_out, val, templates, n)
+    plots = _plots(cfg.work, history, pairs)
     for p in plots:
         shutil.copy(p, cfg.out / p.name)
     (cfg.out / "report.json").write_text(
