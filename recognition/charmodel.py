@@ -79,6 +79,10 @@ class Fusion:
     cascade: float = 0.8
     known_scale: float = 0.1
 
+    def unsure(self, ours: Vector, n_chars: int) -> bool:
+        """Whether our model's scores (charset then "unknown") need the second opinion."""
+        return float(ours[:n_chars].max()) < self.cascade
+
 
 def fuse(ours: Vector, theirs: Vector, known_scale: float) -> Vector:
     """One distribution over the charset plus "unknown" from both opinions."""
@@ -220,7 +224,7 @@ class CharModel:
         if self.second is None or self.fusion is None or not scores:
             return scores
         n = len(self.charset)
-        unsure = [i for i, s in enumerate(scores) if float(s.probs[:n].max()) < self.fusion.cascade]
+        unsure = [i for i, s in enumerate(scores) if self.fusion.unsure(s.probs, n)]
         if not unsure:
             return scores
         theirs = self.second.char_probabilities([papers[i] for i in unsure], self.charset)

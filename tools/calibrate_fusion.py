@@ -35,7 +35,7 @@ def fused_all(p: F32, q: F32, fusion: Fusion) -> F32:
     out = p.copy()
     n = q.shape[1]
     for i in range(len(p)):
-        if float(p[i, :n].max()) < fusion.cascade:
+        if fusion.unsure(p[i], n):
             out[i] = fuse(p[i], q[i], fusion.known_scale)
     return out
 
