@@ -96,12 +96,6 @@ def fuse(ours: Vector, theirs: Vector, known_scale: float) -> Vector:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Classification:
-    top5: tuple[tuple[str, float], ...]
-    incomplete: float
-
-
 # A job's character images, what the second opinion looks at, or its early decision.
 Pieces = tuple[list[Ink], list[Gray], Decision | None]
 
@@ -277,10 +271,6 @@ class CharModel:
             reason="" if known else "not an HSK 1 character",
             top5=top_k(s.probs[:n], self.charset),
         )
-
-    def classify(self, image: npt.NDArray[np.float32]) -> Classification:
-        s = self.scores([image])[0]
-        return Classification(top_k(s.probs, self.labels), s.incomplete)
 
 
 def load_char_model(
