@@ -144,6 +144,16 @@ def load_real(roots: Sequence[Path], size: int) -> tuple[npt.NDArray[np.float32]
     return np.stack(xs)[..., None].astype(np.float32), labels
 
 
+def keep_weights(cfg: TrainConfig, model: Any, classes: int) -> None:
+    """Beside the IR: the Keras weights, which ``hanzi-bot retrain`` fine-tunes from (the IR
+    has BatchNorm folded in), and a version in model.json."""
+    from recognition.modelstore import stamp
+    from recognition.training.model import WEIGHTS_FILE, Architecture, save_weights
+
+    save_weights(model, Architecture(cfg.size, classes, cfg.widths), cfg.out / WEIGHTS_FILE)
+    log(f"version {stamp(cfg.out)}")
+
+
 def parse_args(argv: Sequence[str] | None) -> TrainConfig:
     p = argparse.ArgumentParser(prog="hanzi-bot train", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("models/char"), help="where the model goes")
@@ -226,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recognition.training.report import finish
 
     finish(cfg, model, history, val, test, chars)
+    keep_weights(cfg, model, len(chars) + 1)
     log(f"done in {time.monotonic() - start:.0f}s: {cfg.out}")
     return 0
 
@@ -241,4 +252,12 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["TrainConfig", "config_json", "load_real", "main", "predict", "train_model"]
+__all__ = [
+    "TrainConfig",
+    "config_json",
+    "keep_weights",
+    "load_real",
+    "main",
+    "predict",
+    "train_model",
+]
