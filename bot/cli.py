@@ -59,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
         help="train the character model (needs the train extra); --help for its options",
         add_help=False,
     )
+    sub.add_parser(
+        "retrain",
+        help="fine-tune the character model on exported feedback, install it if no worse "
+        "(needs the train extra); --help for its options",
+        add_help=False,
+    )
+    model = sub.add_parser("model", help="the installed character model: show it or roll back")
+    model.add_argument("action", choices=["show", "rollback"])
+    model.add_argument("--model-dir", type=Path, default=None, help="default: HANZI_MODEL_DIR/char")
     bench = sub.add_parser("bench", help="speed and memory benchmarks against a baseline")
     bench.add_argument("what", choices=["recognition", "ocr"])
     bench.add_argument("--lines", type=int, default=50, help="ocr: synthetic lines to read")
@@ -211,6 +220,40 @@ def _train(argv: Sequence[str]) -> int:
     return train_main(argv)
 
 
+def _retrain(argv: Sequence[str]) -> int:
+    try:
+        from recognition.training.retrain import main as retrain_main
+    except ImportError as exc:
+        print(
+            f"hanzi-bot retrain needs the train extra ({exc.name} is missing): "
+            "pip install -e '.[train]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"hanzi-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return retrain_main(argv, default_model_dir=_model_dir(settings))
+
+
+def _model(settings: Settings, action: str, folder: Path | None) -> int:
+    from recognition import modelstore
+
+    folder = folder or _model_dir(settings)
+    try:
+        if action == "rollback":
+            info = modelstore.rollback(folder)
+            print(f"Rolled back: {info.version} is active in {folder}. {modelstore.RESTART}")
+        else:
+            print(modelstore.describe(folder))
+    except modelstore.StoreError as exc:
+        print(f"hanzi-bot: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 async def _export(settings: Settings, out: Path | None) -> int:
     from datetime import UTC, datetime
 
@@ -239,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if raw[:1] == ["train"]:
         # Training has its own options; pass them through untouched.
         return _train(raw[1:])
+    if raw[:1] == ["retrain"]:
+        return _retrain(raw[1:])
     args = _parser().parse_args(raw)
     try:
         settings = load_settings()
@@ -279,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate_lines(settings, args.dir, args.json)
         if args.command == "evaluate":
             return _evaluate(settings, args.what, args.dir, args.json)
+        if args.command == "model":
+            return _model(settings, args.action, args.model_dir)
         if args.command == "bench" and args.what == "ocr":
             from recognition.ocr_eval import bench_ocr, print_bench
 
