@@ -170,8 +170,19 @@ def rollback(model_dir: Path) -> ModelInfo:
     return read_info(model_dir)
 
 
-def _percent(value: float) -> str:
-    return f"{100 * value:.1f}%"
+LABELS = {
+    "top1": "top-1",
+    "verify_accept_correct": "right answers accepted",
+    "verify_accept_wrong": "wrong answers accepted",
+    "unknown_rejected": "unknown writing rejected",
+    "incomplete_flagged": "incomplete flagged",
+}
+
+
+def _figure_line(key: str, value: float) -> str:
+    part, _, metric = key.partition(" ")
+    where = "held-out feedback" if part == "feedback" else f"{part} test"
+    return f"  {where}, {LABELS.get(metric, metric)}: {100 * value:.1f}%"
 
 
 def describe(model_dir: Path) -> str:
@@ -183,8 +194,7 @@ def describe(model_dir: Path) -> str:
         f"  parent:  {info.parent or '-'}",
         f"  created: {info.created or '-'}",
     ]
-    for key, value in info.figures.items():
-        lines.append(f"  {key}: {_percent(value)}")
+    lines += [_figure_line(key, value) for key, value in info.figures.items()]
     previous = history(model_dir)
     if previous:
         lines.append("Previous versions (hanzi-bot model rollback goes back to the first):")
