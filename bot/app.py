@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import signal
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.core import Core, CoreConfig
+from bot.scheduler import DailyPoster, Sender
 from config import Settings
 from quizzes.hsk import load_vocabulary
+from quizzes.strokes import StrokeData, load_strokes
 from recognition.charmodel import CharModel
 from recognition.grading import CharacterGrader
 from recognition.lines import LineOCR, LineOCRReader, LineRecognizer
@@ -30,6 +35,23 @@ class App:
     storage: SqliteStorage
     images: ImageStore
     core: Core
+    # Adapters register here while connected; the daily poster posts through them.
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+
+def pseudonym_key(data_dir: Path) -> bytes:
+    """This installation's secret for pseudonymous ids in exports, made on first use."""
+    path = data_dir / "pseudonym.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
 
 
 def core_config(settings: Settings) -> CoreConfig:
@@ -40,6 +62,7 @@ def core_config(settings: Settings) -> CoreConfig:
         max_photo_bytes=settings.max_photo_bytes,
         operator_ids=settings.admin_ids,
         export_dir=settings.data_dir / "exports",
+        pseudonym_key=pseudonym_key(settings.data_dir),
     )
 
 
@@ -60,13 +83,20 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
             vocabulary=load_vocabulary(),
             grader=grader,
             reader=reader,
+            strokes=_strokes(settings),
         )
         pending = await storage.attempts.pending()
         log.info(
             "app.started",
             extra={"fields": {"database": str(settings.database_path), "pending": len(pending)}},
         )
-        yield App(settings=settings, storage=storage, images=images, core=core)
+        app = App(settings=settings, storage=storage, images=images, core=core)
+        poster = DailyPoster(core, app.senders)
+        poster.start()
+        try:
+            yield app
+        finally:
+            await poster.stop()
     finally:
         if grader is not None:
             # Finishes grading what was received before the database closes.
@@ -75,6 +105,15 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
             await reader.close()
         await storage.close()
         log.info("app.stopped")
+
+
+def _strokes(settings: Settings) -> StrokeData | None:
+    try:
+        return load_strokes(settings.model_dir)
+    except (OSError, ValueError) as exc:
+        # Hints and answer pictures say they are unavailable; grading still works.
+        log.warning("strokes.unavailable", extra={"fields": {"why": str(exc)}})
+        return None
 
 
 def load_recognizer(settings: Settings) -> PPOCRRecognizer | None:
@@ -129,7 +168,11 @@ async def run_console(settings: Settings, *, user: str = "me", chat: str = "cons
         console = ConsoleChat(
             app.core.handle, out_dir=settings.data_dir / "console-out", user=user, chat=chat
         )
-        await console.run()
+        app.senders["console"] = console
+        try:
+            await console.run()
+        finally:
+            app.senders.pop("console", None)
 
 
 async def run_bot(settings: Settings) -> int:
@@ -150,7 +193,7 @@ async def run_bot(settings: Settings) -> int:
         if settings.telegram_token is not None:
             from bot.telegram import run_telegram
 
-            adapters.append(run_telegram(app.core, settings, stop))
+            adapters.append(run_telegram(app.core, settings, stop, senders=app.senders))
         if settings.discord_token is not None:
             from bot.discord import run_discord
 
@@ -160,6 +203,7 @@ async def run_bot(settings: Settings) -> int:
                     settings.discord_token.get_secret_value(),
                     max_photo_bytes=settings.max_photo_bytes,
                     stop=stop,
+                    senders=app.senders,
                 )
             )
         loop = asyncio.get_running_loop()

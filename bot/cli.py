@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,25 @@ def _parser() -> argparse.ArgumentParser:
         "--chat", default="console", help="which chat you are in (default: console)"
     )
     export = sub.add_parser(
-        "export-feedback", help="write user corrections to a zip dataset (images + labels.csv)"
+        "export-feedback",
+        help="write corrections and confirmed answers as a dataset: <label>/<id>.png, "
+        "manifest.jsonl and a README (the layout `evaluate chars` reads)",
     )
-    export.add_argument("--out", type=Path, default=None, help="folder for the zip file")
+    export.add_argument("--out", type=Path, required=True, help="the folder to write")
+    export.add_argument(
+        "--since", type=_day, default=None, help="only feedback from this date on (YYYY-MM-DD)"
+    )
+    export.add_argument(
+        "--status",
+        choices=("pending", "accepted", "rejected", "all"),
+        default=None,
+        help="only corrections with this review status (default: pending and accepted)",
+    )
+    export.add_argument(
+        "--no-confirmed",
+        action="store_true",
+        help="leave out answers the model confirmed (only user corrections)",
+    )
 
     verify = sub.add_parser(
         "verify", help="judge a photo against a character or word; prints the verdict as JSON"
@@ -254,26 +271,42 @@ def _model(settings: Settings, action: str, folder: Path | None) -> int:
     return 0
 
 
-async def _export(settings: Settings, out: Path | None) -> int:
-    from datetime import UTC, datetime
+def _day(value: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
-    from quizzes.feedback import export_corrections
+
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import pseudonym_key
+    from quizzes.feedback import STATUSES, export_feedback
     from storage import ImageStore, open_storage
 
+    if args.status is None:
+        statuses: tuple[str, ...] = ("pending", "accepted")
+    elif args.status == "all":
+        statuses = STATUSES
+    else:
+        statuses = (args.status,)
     storage = await open_storage(settings.database_path)
     try:
-        result = await export_corrections(
+        result = await export_feedback(
             storage,
             ImageStore(settings.data_dir),
-            out or settings.data_dir / "exports",
-            datetime.now(UTC),
+            args.out,
+            key=pseudonym_key(settings.data_dir),
+            now=datetime.now(UTC),
+            since=args.since,
+            statuses=statuses,
+            confirmed=not args.no_confirmed,
         )
     finally:
         await storage.close()
-    if result is None:
-        print("No corrections to export.")
-    else:
-        print(f"Exported {result.count} corrections to {result.path}")
+    print(
+        f"Exported {result.images} images ({result.corrections} corrections, "
+        f"{result.confirmed} confirmed answers; {result.skipped} left out) to {result.folder}"
+    )
     return 0
 
 
@@ -313,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return asyncio.run(app.run_bot(settings))
         if args.command == "export-feedback":
-            return asyncio.run(_export(settings, args.out))
+            return asyncio.run(_export(settings, args))
         if args.command == "verify":
             return _verify(settings, args.image, args.target)
         if args.command == "classify":

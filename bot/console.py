@@ -71,6 +71,7 @@ class ConsoleChat:
         self._stdin = stdin or sys.stdin
         self._stdout = stdout or sys.stdout
         self._images_written = 0
+        self._posted = 0
 
     def _message(self, line: str) -> IncomingMessage:
         now = datetime.now(UTC)
@@ -90,6 +91,12 @@ class ConsoleChat:
             chat=self._chat, user=self._user, text=caption, photo=photo, received_at=now
         )
 
+    async def send(self, chat: object, reply: Reply) -> str:
+        """The scheduler's daily post, printed like any reply."""
+        self._render(reply)
+        self._posted += 1
+        return f"console-{self._posted}"
+
     def _print(self, text: str) -> None:
         self._stdout.write(text + "\n")
         self._stdout.flush()
@@ -105,6 +112,11 @@ class ConsoleChat:
             target = self._out_dir / f"{stamp}-{self._images_written:03d}-{reply.image.filename}"
             target.write_bytes(reply.image.data)
             self._print(f"bot> [image] {target}")
+        if reply.document is not None:
+            self._out_dir.mkdir(parents=True, exist_ok=True)
+            target = self._out_dir / reply.document.filename
+            target.write_bytes(reply.document.data)
+            self._print(f"bot> [file] {target}")
         for button in reply.buttons:
             self._print(f"bot> [{button.label}] type: {button.action}")
 

@@ -56,8 +56,11 @@ class IncomingMessage:
     photo: Photo | None = None
     # The platform's id for the message, so replies can thread under it.
     message_id: str = ""
-    # True when the user replied to the bot's daily prompt message.
+    # True when the user replied to one of the bot's messages (the daily prompt, say).
     reply_to_prompt: bool = False
+    # The platform's id of the message replied to, so an answer to an old prompt is told
+    # apart from one to today's.
+    reply_to_message_id: str = ""
     # Set when the user pressed one of our buttons; the payload is Button.action.
     action: str = ""
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -83,9 +86,19 @@ class ReplyImage:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyFile:
+    """A file to send as a document (an export zip), not shown inline."""
+
+    data: bytes
+    filename: str
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What the bot says back; adapters render it the platform's way."""
 
     text: str = ""
     image: ReplyImage | None = None
     buttons: tuple[Button, ...] = ()
+    document: ReplyFile | None = None

@@ -21,6 +21,10 @@ class Grade:
     predicted: str | None = None
     confidence: float | None = None
     reason: str = ""  # why, in a few words, for logs and the unreadable reply
+    # The model's figures behind the verdict (target probability, similarity, ...), kept
+    # with the answer so corrections can be exported with what the model thought.
+    scores: tuple[tuple[str, float], ...] = ()
+    model_version: str = ""
 
 
 class Grader(Protocol):

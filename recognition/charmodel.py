@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -137,6 +138,15 @@ def _prepare_packed(args: tuple[Job, int, Thresholds, str]) -> Pieces:
     return prepare_job(*args)
 
 
+def _weights_digest(ir: Path) -> str:
+    """A short content hash of the weights, the version of a model.json that names none."""
+    digest = hashlib.sha256()
+    with ir.with_suffix(".bin").open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
 class CharModel:
     """Loads ``model.json``, the IR, charset and templates from a model directory."""
 
@@ -169,6 +179,8 @@ class CharModel:
                 f"{len(self.templates)} templates for {len(self.charset)} characters"
             )
         self.labels = (*self.charset, "unknown")
+        # Stored with every graded answer, so feedback says which model judged it.
+        self.version = str(meta.get("version") or _weights_digest(self.dir / meta["ir"]))
         self.fusion = Fusion(**meta["fusion"]) if "fusion" in meta else None
         # Without a fusion section the model's thresholds are for its own scores alone.
         self.second = second_opinion if self.fusion is not None else None

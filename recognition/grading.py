@@ -16,12 +16,19 @@ _VERDICTS = {
 }
 
 
-def to_grade(decision: Decision) -> Grade:
+def to_grade(decision: Decision, model_version: str = "") -> Grade:
+    scores = {
+        "target_probability": decision.target_probability,
+        "similarity": decision.similarity,
+        "incomplete": decision.incomplete_score,
+    }
     return Grade(
         verdict=_VERDICTS[decision.outcome],
         predicted=decision.predicted,
         confidence=round(decision.confidence, 4),
         reason=decision.reason,
+        scores=tuple((k, round(float(v), 4)) for k, v in scores.items()),
+        model_version=model_version,
     )
 
 
@@ -54,7 +61,7 @@ class CharacterGrader:
         return await self.service.submit(Job(image, target))
 
     async def grade(self, image: bytes, target: str) -> Grade:
-        return to_grade(await self.judge(image, target))
+        return to_grade(await self.judge(image, target), self.model.version)
 
     async def close(self) -> None:
         """Finish what was received, then stop the model's worker processes."""

@@ -60,6 +60,9 @@ class AttemptRecord:
     points: int
     received_at: datetime
     graded_at: datetime | None
+    scores_json: str = "{}"
+    model_version: str = ""
+    hints: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,11 @@ class CorrectionRecord:
     label: str
     created_at: datetime
     exported_at: datetime | None
+    chat_id: int | None = None
+    status: str = "pending"  # pending | accepted | rejected
+    scores_json: str = "{}"
+    model_version: str = ""
+    reviewed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,27 @@ class UserStats:
 class LeaderboardRow:
     user_id: int
     display_name: str
+    points: int
+    rank: int = 0  # 1 + the number of people with more points: ties share a rank
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """Which points a leaderboard adds up: one chat's (or everyone's, chat_id None) between
+    two local dates inclusive (None: since the start)."""
+
+    chat_id: int | None
+    first_day: date | None = None
+    last_day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    """Points for the first correct answer of a user's local day in a chat."""
+
+    chat_id: int
+    user_id: int
+    local_date: date
     points: int
 
 
@@ -127,11 +156,18 @@ class ChatRepository(Protocol):
 
 
 class ChallengeRepository(Protocol):
+    async def get(self, challenge_id: int) -> ChallengeRecord | None: ...
     async def get_for_date(self, chat_id: int, local_date: date) -> ChallengeRecord | None: ...
     async def create(
         self, chat_id: int, local_date: date, target: str, source: str
     ) -> ChallengeRecord: ...
     async def mark_posted(self, challenge_id: int, message_id: str, at: datetime) -> None: ...
+    async def claim_post(self, challenge_id: int, at: datetime) -> bool:
+        """Take the right to post the challenge; False if someone already did."""
+        ...
+
+    async def release_post(self, challenge_id: int) -> None: ...
+    async def find_by_prompt(self, chat_id: int, message_id: str) -> ChallengeRecord | None: ...
     async def targets_used(self, chat_id: int) -> list[str]: ...
 
 
@@ -155,16 +191,63 @@ class AttemptRepository(Protocol):
         verdict: str,
         predicted: str | None,
         confidence: float | None,
-        points: int,
         graded_at: datetime,
-    ) -> None: ...
+        award: Award | None = None,
+        scores_json: str = "{}",
+        model_version: str = "",
+        hints: int = 0,
+    ) -> int:
+        """Store the grade and, in the same transaction, the award if the day has not
+        scored yet; returns the points actually awarded (0 when the day already had them)."""
+        ...
+
+    async def grant(self, attempt_id: int, verdict: str, award: Award | None) -> int:
+        """Change a graded answer's verdict after review, awarding as record_grade does."""
+        ...
+
     async def mark_failed(self, attempt_id: int, at: datetime) -> None: ...
     async def pending(self) -> list[AttemptRecord]: ...
     async def for_user(self, user_id: int, chat_id: int | None = None) -> list[AttemptRecord]: ...
     async def stats(self, user_id: int, chat_id: int | None = None) -> UserStats: ...
-    async def leaderboard(
-        self, chat_id: int, since: datetime | None = None, limit: int = 10
-    ) -> list[LeaderboardRow]: ...
+    async def for_challenge(self, challenge_id: int, user_id: int) -> list[AttemptRecord]: ...
+    async def latest_graded(self, user_id: int, chat_id: int) -> AttemptRecord | None: ...
+    async def item_outcomes(self, chat_id: int) -> dict[str, tuple[int, int]]:
+        """Per target answered in the chat: (wrong or incomplete answers, graded answers)."""
+        ...
+
+    async def confirmed(
+        self, *, since: datetime | None, chat_id: int | None, min_confidence: float
+    ) -> list[AttemptRecord]:
+        """Answers graded correct with high confidence and never disputed."""
+        ...
+
+
+class ScoreRepository(Protocol):
+    async def correct_days(self, user_id: int, chat_id: int) -> list[date]: ...
+    async def leaderboard(self, board: Board, limit: int = 10) -> list[LeaderboardRow]: ...
+    async def rank(self, board: Board, user_id: int) -> LeaderboardRow | None: ...
+
+
+class HintRepository(Protocol):
+    async def add(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        challenge_id: int | None,
+        item: str,
+        level: int,
+        at: datetime,
+    ) -> None: ...
+    async def level(
+        self, user_id: int, chat_id: int, challenge_id: int | None, item: str
+    ) -> int: ...
+
+
+class PracticeRepository(Protocol):
+    async def start(self, user_id: int, chat_id: int, item: str, at: datetime) -> None: ...
+    async def current(self, user_id: int, chat_id: int) -> tuple[str, datetime] | None: ...
+    async def finish(self, user_id: int, chat_id: int) -> None: ...
 
 
 class CardRepository(Protocol):
@@ -193,8 +276,24 @@ class CorrectionRepository(Protocol):
         predicted: str | None,
         label: str,
         created_at: datetime,
+        chat_id: int | None = None,
+        scores_json: str = "{}",
+        model_version: str = "",
     ) -> CorrectionRecord: ...
-    async def list(self, *, unexported_only: bool = False) -> list[CorrectionRecord]: ...
+    async def get(self, correction_id: int) -> CorrectionRecord | None: ...
+    async def list(
+        self,
+        *,
+        unexported_only: bool = False,
+        status: str | None = None,
+        chat_id: int | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[CorrectionRecord]: ...
+    async def review(self, correction_id: int, status: str, reviewer: int, at: datetime) -> bool:
+        """Accept or reject a pending correction; False if it was no longer pending."""
+        ...
+
     async def mark_exported(self, ids: Sequence[int], at: datetime) -> None: ...
 
 
@@ -220,6 +319,12 @@ class Storage(Protocol):
     def cards(self) -> CardRepository: ...
     @property
     def corrections(self) -> CorrectionRepository: ...
+    @property
+    def scores(self) -> ScoreRepository: ...
+    @property
+    def hints(self) -> HintRepository: ...
+    @property
+    def practice(self) -> PracticeRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
 

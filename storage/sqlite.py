@@ -15,6 +15,8 @@ import aiosqlite
 from storage.migrations import migrate
 from storage.protocols import (
     AttemptRecord,
+    Award,
+    Board,
     ChallengeRecord,
     ChatRecord,
     CorrectionRecord,
@@ -135,6 +137,9 @@ def _attempt(row: aiosqlite.Row) -> AttemptRecord:
         points=row["points"],
         received_at=received,
         graded_at=_dt(row["graded_at"]),
+        scores_json=row["scores_json"],
+        model_version=row["model_version"],
+        hints=row["hints"],
     )
 
 
@@ -150,6 +155,11 @@ def _correction(row: aiosqlite.Row) -> CorrectionRecord:
         label=row["label"],
         created_at=created,
         exported_at=_dt(row["exported_at"]),
+        chat_id=row["chat_id"],
+        status=row["status"],
+        scores_json=row["scores_json"],
+        model_version=row["model_version"],
+        reviewed_at=_dt(row["reviewed_at"]),
     )
 
 
@@ -291,6 +301,10 @@ class SqliteChallenges:
     def __init__(self, db: _Db) -> None:
         self._db = db
 
+    async def get(self, challenge_id: int) -> ChallengeRecord | None:
+        row = await self._db.one("SELECT * FROM challenges WHERE id = ?", (challenge_id,))
+        return _challenge(row) if row else None
+
     async def get_for_date(self, chat_id: int, local_date: date) -> ChallengeRecord | None:
         row = await self._db.one(
             "SELECT * FROM challenges WHERE chat_id = ? AND local_date = ?",
@@ -318,6 +332,28 @@ class SqliteChallenges:
                 "UPDATE challenges SET prompt_message_id = ?, posted_at = ? WHERE id = ?",
                 (message_id, _ts(at), challenge_id),
             )
+
+    async def claim_post(self, challenge_id: int, at: datetime) -> bool:
+        async with self._db.write() as conn:
+            cur = await conn.execute(
+                "UPDATE challenges SET posted_at = ? WHERE id = ? AND posted_at IS NULL",
+                (_ts(at), challenge_id),
+            )
+            return cur.rowcount == 1
+
+    async def release_post(self, challenge_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE challenges SET posted_at = NULL, prompt_message_id = NULL WHERE id = ?",
+                (challenge_id,),
+            )
+
+    async def find_by_prompt(self, chat_id: int, message_id: str) -> ChallengeRecord | None:
+        row = await self._db.one(
+            "SELECT * FROM challenges WHERE chat_id = ? AND prompt_message_id = ?",
+            (chat_id, message_id),
+        )
+        return _challenge(row) if row else None
 
     async def targets_used(self, chat_id: int) -> list[str]:
         rows = await self._db.all(
@@ -364,15 +400,40 @@ class SqliteAttempts:
         verdict: str,
         predicted: str | None,
         confidence: float | None,
-        points: int,
         graded_at: datetime,
-    ) -> None:
+        award: Award | None = None,
+        scores_json: str = "{}",
+        model_version: str = "",
+        hints: int = 0,
+    ) -> int:
         async with self._db.write() as conn:
+            points = await _award(conn, award)
             await conn.execute(
                 "UPDATE attempts SET status = 'graded', verdict = ?, predicted = ?,"
-                " confidence = ?, points = ?, graded_at = ? WHERE id = ?",
-                (verdict, predicted, confidence, points, _ts(graded_at), attempt_id),
+                " confidence = ?, points = ?, graded_at = ?, scores_json = ?,"
+                " model_version = ?, hints = ? WHERE id = ?",
+                (
+                    verdict,
+                    predicted,
+                    confidence,
+                    points,
+                    _ts(graded_at),
+                    scores_json,
+                    model_version,
+                    hints,
+                    attempt_id,
+                ),
             )
+        return points
+
+    async def grant(self, attempt_id: int, verdict: str, award: Award | None) -> int:
+        async with self._db.write() as conn:
+            points = await _award(conn, award)
+            await conn.execute(
+                "UPDATE attempts SET verdict = ?, points = points + ? WHERE id = ?",
+                (verdict, points, attempt_id),
+            )
+        return points
 
     async def mark_failed(self, attempt_id: int, at: datetime) -> None:
         async with self._db.write() as conn:
@@ -420,18 +481,205 @@ class SqliteAttempts:
             items_practised=row["items"],
         )
 
-    async def leaderboard(
-        self, chat_id: int, since: datetime | None = None, limit: int = 10
-    ) -> list[LeaderboardRow]:
+    async def for_challenge(self, challenge_id: int, user_id: int) -> list[AttemptRecord]:
         rows = await self._db.all(
-            "SELECT a.user_id, u.display_name, SUM(a.points) AS points"
-            " FROM attempts a JOIN users u ON u.id = a.user_id"
-            " WHERE a.chat_id = ? AND a.received_at >= ?"
-            " GROUP BY a.user_id HAVING SUM(a.points) > 0"
-            " ORDER BY points DESC, a.user_id LIMIT ?",
-            (chat_id, _ts(since) if since else "", limit),
+            "SELECT * FROM attempts WHERE challenge_id = ? AND user_id = ? ORDER BY id",
+            (challenge_id, user_id),
         )
-        return [LeaderboardRow(row["user_id"], row["display_name"], row["points"]) for row in rows]
+        return [_attempt(row) for row in rows]
+
+    async def latest_graded(self, user_id: int, chat_id: int) -> AttemptRecord | None:
+        row = await self._db.one(
+            "SELECT * FROM attempts WHERE user_id = ? AND chat_id = ? AND status = 'graded'"
+            " AND kind != 'ocr' ORDER BY id DESC LIMIT 1",
+            (user_id, chat_id),
+        )
+        return _attempt(row) if row else None
+
+    async def item_outcomes(self, chat_id: int) -> dict[str, tuple[int, int]]:
+        rows = await self._db.all(
+            "SELECT target, SUM(verdict IN ('wrong', 'incomplete')) AS misses,"
+            " COUNT(*) AS graded FROM attempts"
+            " WHERE chat_id = ? AND status = 'graded' AND target IS NOT NULL GROUP BY target",
+            (chat_id,),
+        )
+        return {row["target"]: (int(row["misses"]), int(row["graded"])) for row in rows}
+
+    async def confirmed(
+        self, *, since: datetime | None, chat_id: int | None, min_confidence: float
+    ) -> list[AttemptRecord]:
+        sql = (
+            "SELECT * FROM attempts a WHERE a.status = 'graded' AND a.verdict = 'correct'"
+            " AND a.confidence >= ? AND a.kind != 'ocr'"
+            " AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.attempt_id = a.id)"
+        )
+        params: list[Any] = [min_confidence]
+        if since is not None:
+            sql += " AND a.received_at >= ?"
+            params.append(_ts(since))
+        if chat_id is not None:
+            sql += " AND a.chat_id = ?"
+            params.append(chat_id)
+        rows = await self._db.all(sql + " ORDER BY a.id", params)
+        return [_attempt(row) for row in rows]
+
+
+async def _award(conn: aiosqlite.Connection, award: Award | None) -> int:
+    """Add the day's points unless the day already scored; inside the caller's transaction,
+    so two answers graded at the same moment cannot both count."""
+    if award is None or award.points <= 0:
+        return 0
+    day = award.local_date.isoformat()
+    await conn.execute(
+        "INSERT INTO daily_scores (chat_id, user_id, local_date) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        (award.chat_id, award.user_id, day),
+    )
+    cur = await conn.execute(
+        "UPDATE daily_scores SET correct = 1, points = points + ?"
+        " WHERE chat_id = ? AND user_id = ? AND local_date = ? AND correct = 0",
+        (award.points, award.chat_id, award.user_id, day),
+    )
+    if cur.rowcount != 1:
+        return 0
+    await conn.execute(
+        "INSERT INTO chat_totals (chat_id, user_id, points) VALUES (?, ?, ?)"
+        " ON CONFLICT (chat_id, user_id) DO UPDATE SET points = points + excluded.points",
+        (award.chat_id, award.user_id, award.points),
+    )
+    await conn.execute(
+        "INSERT INTO user_totals (user_id, points) VALUES (?, ?)"
+        " ON CONFLICT (user_id) DO UPDATE SET points = points + excluded.points",
+        (award.user_id, award.points),
+    )
+    return award.points
+
+
+class SqliteScores:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def correct_days(self, user_id: int, chat_id: int) -> list[date]:
+        rows = await self._db.all(
+            "SELECT local_date FROM daily_scores WHERE user_id = ? AND chat_id = ?"
+            " AND correct = 1 ORDER BY local_date",
+            (user_id, chat_id),
+        )
+        return [date.fromisoformat(row["local_date"]) for row in rows]
+
+    @staticmethod
+    def _totals(board: Board) -> tuple[str, list[Any]]:
+        """A (user_id, points) query for the board."""
+        if board.first_day is None and board.last_day is None:
+            if board.chat_id is None:
+                return "SELECT user_id, points FROM user_totals WHERE points > 0", []
+            return (
+                "SELECT user_id, points FROM chat_totals WHERE chat_id = ? AND points > 0",
+                [board.chat_id],
+            )
+        where = ["local_date >= ?", "local_date <= ?"]
+        params: list[Any] = [
+            (board.first_day or date.min).isoformat(),
+            (board.last_day or date.max).isoformat(),
+        ]
+        if board.chat_id is not None:
+            where.insert(0, "chat_id = ?")
+            params.insert(0, board.chat_id)
+        return (
+            "SELECT user_id, SUM(points) AS points FROM daily_scores"
+            f" WHERE {' AND '.join(where)} GROUP BY user_id HAVING SUM(points) > 0",
+            params,
+        )
+
+    async def leaderboard(self, board: Board, limit: int = 10) -> list[LeaderboardRow]:
+        totals, params = self._totals(board)
+        rows = await self._db.all(
+            f"SELECT t.user_id, t.points, u.display_name FROM ({totals}) t"
+            " JOIN users u ON u.id = t.user_id ORDER BY t.points DESC, t.user_id LIMIT ?",
+            [*params, limit],
+        )
+        out: list[LeaderboardRow] = []
+        for position, row in enumerate(rows, start=1):
+            # Competition ranking (1, 1, 3): everyone above is in the list already.
+            rank = out[-1].rank if out and out[-1].points == row["points"] else position
+            out.append(LeaderboardRow(row["user_id"], row["display_name"], row["points"], rank))
+        return out
+
+    async def rank(self, board: Board, user_id: int) -> LeaderboardRow | None:
+        totals, params = self._totals(board)
+        mine = await self._db.one(
+            f"SELECT t.points, u.display_name FROM ({totals}) t JOIN users u ON u.id = t.user_id"
+            " WHERE t.user_id = ?",
+            [*params, user_id],
+        )
+        if mine is None:
+            return None
+        above = await self._db.one(
+            f"SELECT COUNT(*) FROM ({totals}) t WHERE t.points > ?", [*params, mine["points"]]
+        )
+        assert above is not None
+        return LeaderboardRow(user_id, mine["display_name"], mine["points"], int(above[0]) + 1)
+
+
+class SqliteHints:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def add(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        challenge_id: int | None,
+        item: str,
+        level: int,
+        at: datetime,
+    ) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO hints (user_id, chat_id, challenge_id, item, level, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, chat_id, challenge_id, item, level, _ts(at)),
+            )
+
+    async def level(self, user_id: int, chat_id: int, challenge_id: int | None, item: str) -> int:
+        row = await self._db.one(
+            "SELECT COALESCE(MAX(level), 0) FROM hints WHERE user_id = ? AND chat_id = ?"
+            " AND item = ? AND challenge_id IS ?",
+            (user_id, chat_id, item, challenge_id),
+        )
+        return int(row[0]) if row else 0
+
+
+class SqlitePractice:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def start(self, user_id: int, chat_id: int, item: str, at: datetime) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO practice (user_id, chat_id, item, shown_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (user_id, chat_id) DO UPDATE SET item = excluded.item,"
+                " shown_at = excluded.shown_at",
+                (user_id, chat_id, item, _ts(at)),
+            )
+
+    async def current(self, user_id: int, chat_id: int) -> tuple[str, datetime] | None:
+        row = await self._db.one(
+            "SELECT item, shown_at FROM practice WHERE user_id = ? AND chat_id = ?",
+            (user_id, chat_id),
+        )
+        if row is None:
+            return None
+        shown = _dt(row["shown_at"])
+        assert shown is not None
+        return row["item"], shown
+
+    async def finish(self, user_id: int, chat_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "DELETE FROM practice WHERE user_id = ? AND chat_id = ?", (user_id, chat_id)
+            )
 
 
 class SqliteCards:
@@ -506,24 +754,79 @@ class SqliteCorrections:
         predicted: str | None,
         label: str,
         created_at: datetime,
+        chat_id: int | None = None,
+        scores_json: str = "{}",
+        model_version: str = "",
     ) -> CorrectionRecord:
         async with self._db.write() as conn:
             cur = await conn.execute(
                 "INSERT INTO corrections (user_id, attempt_id, image_ref, predicted, label,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (user_id, attempt_id, image_ref, predicted, label, _ts(created_at)),
+                " created_at, chat_id, scores_json, model_version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user_id,
+                    attempt_id,
+                    image_ref,
+                    predicted,
+                    label,
+                    _ts(created_at),
+                    chat_id,
+                    scores_json,
+                    model_version,
+                ),
             )
             new_id = cur.lastrowid
-        row = await self._db.one("SELECT * FROM corrections WHERE id = ?", (new_id,))
-        assert row is not None
-        return _correction(row)
+        assert new_id is not None
+        found = await self.get(new_id)
+        assert found is not None
+        return found
 
-    async def list(self, *, unexported_only: bool = False) -> list[CorrectionRecord]:
-        sql = "SELECT * FROM corrections"
+    async def get(self, correction_id: int) -> CorrectionRecord | None:
+        row = await self._db.one("SELECT * FROM corrections WHERE id = ?", (correction_id,))
+        return _correction(row) if row else None
+
+    async def list(
+        self,
+        *,
+        unexported_only: bool = False,
+        status: str | None = None,
+        chat_id: int | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[CorrectionRecord]:
+        where: list[str] = []
+        params: list[Any] = []
         if unexported_only:
-            sql += " WHERE exported_at IS NULL"
-        rows = await self._db.all(sql + " ORDER BY id")
+            where.append("exported_at IS NULL")
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if chat_id is not None:
+            where.append("chat_id = ?")
+            params.append(chat_id)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(_ts(since))
+        sql = "SELECT * FROM corrections"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = await self._db.all(sql, params)
         return [_correction(row) for row in rows]
+
+    async def review(self, correction_id: int, status: str, reviewer: int, at: datetime) -> bool:
+        if status not in ("accepted", "rejected"):
+            raise ValueError(f"not a review outcome: {status!r}")
+        async with self._db.write() as conn:
+            cur = await conn.execute(
+                "UPDATE corrections SET status = ?, reviewed_by = ?, reviewed_at = ?"
+                " WHERE id = ? AND status = 'pending'",
+                (status, reviewer, _ts(at), correction_id),
+            )
+            return cur.rowcount == 1
 
     async def mark_exported(self, ids: Sequence[int], at: datetime) -> None:
         async with self._db.write() as conn:
@@ -567,6 +870,9 @@ class SqliteStorage:
         self.cards = SqliteCards(self._db)
         self.corrections = SqliteCorrections(self._db)
         self.audit = SqliteAudit(self._db)
+        self.scores = SqliteScores(self._db)
+        self.hints = SqliteHints(self._db)
+        self.practice = SqlitePractice(self._db)
 
     @property
     def connection(self) -> aiosqlite.Connection:

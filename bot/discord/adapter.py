@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 
 import discord
 
@@ -21,6 +21,8 @@ from bot.messages import (
     Reply,
     UserRef,
 )
+from bot.scheduler import ChatGone, Sender
+from storage.protocols import ChatRecord
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,9 @@ class DiscordAdapter:
             photo=photo,
             message_id=str(message.id),
             reply_to_prompt=replied_to_bot,
+            reply_to_message_id=str(reference.message_id or "")
+            if replied_to_bot and reference
+            else "",
         )
         await self.deliver(message.channel, incoming)
 
@@ -154,29 +159,55 @@ class DiscordAdapter:
         for reply in replies:
             await self.render(channel, reply)
 
-    async def render(self, channel: discord.abc.Messageable, reply: Reply) -> None:
+    async def render(self, channel: discord.abc.Messageable, reply: Reply) -> str:
         content = reply.text[:MAX_CONTENT] if reply.text else None
-        file = (
-            discord.File(io.BytesIO(reply.image.data), filename=reply.image.filename)
-            if reply.image is not None
-            else discord.utils.MISSING
-        )
+        files = [
+            discord.File(io.BytesIO(attached.data), filename=attached.filename)
+            for attached in (reply.image, reply.document)
+            if attached is not None
+        ]
         view = ReplyButtons(self, reply.buttons) if reply.buttons else discord.utils.MISSING
-        await channel.send(content=content, file=file, view=view)
+        sent = await channel.send(content=content, files=files or discord.utils.MISSING, view=view)
+        return str(sent.id)
+
+    async def send(self, chat: ChatRecord, reply: Reply) -> str:
+        """The scheduler's daily post, to the chat's chosen channel if it set one."""
+        channel_id = int(chat.daily_channel or chat.external_id)
+        try:
+            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(
+                channel_id
+            )
+        except (discord.NotFound, discord.Forbidden) as exc:
+            raise ChatGone(str(exc)) from exc
+        if not isinstance(channel, discord.abc.Messageable):
+            raise ChatGone(f"channel {channel_id} cannot receive messages")
+        try:
+            return await self.render(channel, reply)
+        except discord.Forbidden as exc:
+            raise ChatGone(str(exc)) from exc
 
 
 async def run_discord(
-    handle: Handle, token: str, *, max_photo_bytes: int, stop: asyncio.Event
+    handle: Handle,
+    token: str,
+    *,
+    max_photo_bytes: int,
+    stop: asyncio.Event,
+    senders: MutableMapping[str, Sender] | None = None,
 ) -> None:
     """Stay connected until ``stop`` is set; a failed login or network is retried with backoff."""
     delay = 5.0
     while not stop.is_set():
         client = discord.Client(intents=DiscordAdapter.intents())
-        DiscordAdapter(handle, max_photo_bytes=max_photo_bytes, client=client)
+        adapter = DiscordAdapter(handle, max_photo_bytes=max_photo_bytes, client=client)
+        if senders is not None:
+            senders[PLATFORM] = adapter
         runner = asyncio.create_task(client.start(token))
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         await client.close()
+        if senders is not None:
+            senders.pop(PLATFORM, None)
         stopper.cancel()
         if runner in done and runner.exception() is not None:
             log.error(

@@ -8,7 +8,7 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -48,7 +48,9 @@ from telegram.ext import (
 from bot.core import COMMANDS, Core, too_large_values
 from bot.i18n import available_languages, t
 from bot.messages import Button, ChatKind, ChatRef, IncomingMessage, Photo, Reply, UserRef
+from bot.scheduler import ChatGone, Sender
 from config import Settings
+from storage.protocols import ChatRecord
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +311,7 @@ class TelegramAdapter:
                 photo=photo,
                 message_id=str(message.message_id),
                 reply_to_prompt=replied_to_bot,
+                reply_to_message_id=str(replied.message_id) if replied_to_bot and replied else "",
                 received_at=_received_at(message),
             )
             await self._deliver(context.bot, incoming, message.chat.id, reply_to)
@@ -478,15 +481,17 @@ class TelegramAdapter:
 
     async def render(
         self, bot: Bot, chat_id: int, reply: Reply, *, reply_to: int | None = None
-    ) -> None:
-        """Sends one Reply: a photo (captioned when the text fits), text, buttons last."""
+    ) -> str:
+        """Sends one Reply: a photo (captioned when the text fits), text, a document, buttons
+        last; returns the id of the last message sent."""
         markup = self._markup(reply.buttons)
         parameters = _reply_parameters(reply_to)
         text = reply.text.strip()
+        last_id = ""
         if reply.image is not None:
             await self._chat_action(bot, chat_id, ChatAction.UPLOAD_PHOTO)
-            as_caption = _utf16_len(text) <= MAX_CAPTION
-            await bot.send_photo(
+            as_caption = _utf16_len(text) <= MAX_CAPTION and reply.document is None
+            sent = await bot.send_photo(
                 chat_id,
                 InputFile(reply.image.data, filename=reply.image.filename),
                 caption=text if as_caption and text else None,
@@ -494,16 +499,44 @@ class TelegramAdapter:
                 reply_parameters=parameters,
             )
             if as_caption:
-                return
-        chunks = split_text(text)
+                return str(sent.message_id)
+            last_id = str(sent.message_id)
+        chunks = split_text(text) if text else []
         for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            await bot.send_message(
+            last = index == len(chunks) - 1 and reply.document is None
+            sent = await bot.send_message(
                 chat_id,
                 chunk,
                 reply_markup=markup if last else None,
                 reply_parameters=parameters,
             )
+            last_id = str(sent.message_id)
+        if reply.document is not None:
+            await self._chat_action(bot, chat_id, ChatAction.UPLOAD_DOCUMENT)
+            sent = await bot.send_document(
+                chat_id,
+                InputFile(reply.document.data, filename=reply.document.filename),
+                reply_markup=markup,
+                reply_parameters=parameters,
+            )
+            last_id = str(sent.message_id)
+        return last_id
+
+
+class TelegramSender:
+    """Posts the scheduler's daily prompts through a running application's bot."""
+
+    def __init__(self, adapter: TelegramAdapter, bot: Bot) -> None:
+        self._adapter = adapter
+        self._bot = bot
+
+    async def send(self, chat: ChatRecord, reply: Reply) -> str:
+        try:
+            return await self._adapter.render(
+                bot=self._bot, chat_id=int(chat.external_id), reply=reply
+            )
+        except Forbidden as exc:
+            raise ChatGone(str(exc)) from exc
 
 
 def _quiet_token_leaking_loggers() -> None:
@@ -577,6 +610,7 @@ async def run_telegram(
     first_retry: float = 5.0,
     max_retry: float = 300.0,
     poll_timeout: float = 10.0,
+    senders: MutableMapping[str, Sender] | None = None,
 ) -> None:
     """Poll Telegram until ``stop`` is set.
 
@@ -611,8 +645,12 @@ async def run_telegram(
                 log.error("telegram.start_failed", exc_info=trace, extra={"fields": fields})
             if started:
                 log.info("telegram.started", extra={"fields": {"bot": application.bot.username}})
+                if senders is not None:
+                    senders[PLATFORM] = TelegramSender(adapter, application.bot)
                 await stop.wait()
         finally:
+            if senders is not None:
+                senders.pop(PLATFORM, None)
             await _stop(application)
         if started:
             log.info("telegram.stopped")

@@ -77,7 +77,7 @@ def test_a_dropped_image_path_is_sent_as_a_photo(tmp_path: Path) -> None:
 def test_the_console_user_is_an_admin(tmp_path: Path) -> None:
     result = run_console(tmp_path, "/challenge set 好\n/today\n/export\n")
     assert "Next challenge set: 好" in result.stdout
-    assert "no corrections to export" in result.stdout
+    assert "no corrections or confirmed answers to export" in result.stdout
     assert "Only" not in result.stdout
 
 
@@ -129,4 +129,6 @@ def test_a_photo_of_the_right_character_scores_and_a_wrong_one_does_not(tmp_path
     assert result.returncode == 0, result.stderr
     assert "looks like 你" in result.stdout
     assert "Correct! That's 好" in result.stdout
-    assert "1. me - 10 pts" in result.stdout
+    # The wrong answer earned a hint (level 1), which costs 2 of the 10 points.
+    assert "Hint 1 of 4" in result.stdout
+    assert "1. me - 8 pts (you)" in result.stdout

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import _UNREADABLE_REASONS, COMMANDS
+from bot.core import COMMANDS
+from bot.game import LEADERBOARD_PERIODS, UNREADABLE_REASONS
 from bot.i18n import available_languages, catalog, t
 from recognition.api import Verdict
 from recognition.images import ImageProblem
 
 ROOT = Path(__file__).resolve().parents[2]
-LOOKUPS = {"t", "say", "UserError"}
+LOOKUPS = {"t", "say", "text", "UserError"}
 
 
 def _name(func: ast.expr) -> str:
@@ -30,24 +31,48 @@ def literal_lookups() -> set[str]:
     keys: set[str] = set()
     for path in (ROOT / "bot").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if (
-                isinstance(node, ast.Call)
-                and _name(node.func) in LOOKUPS
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                keys.add(node.args[0].value)
+            if isinstance(node, ast.Call) and _name(node.func) in LOOKUPS and node.args:
+                keys |= _strings(node.args[0])
+            # A message key passed on as an argument: refuse(ctx, cmd, key="...").
+            if isinstance(node, ast.Call):
+                for keyword in node.keywords:
+                    if keyword.arg == "key":
+                        keys |= _strings(keyword.value)
+            if isinstance(node, ast.arguments):
+                for arg, default in zip(node.args[::-1], node.defaults[::-1], strict=False):
+                    if arg.arg == "key":
+                        keys |= _strings(default)
     return keys
 
 
+def _strings(node: ast.expr) -> set[str]:
+    """The literal strings an expression can be: a constant, or either side of an if."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.IfExp):
+        return _strings(node.body) | _strings(node.orelse)
+    return set()
+
+
+def hint_keys() -> set[str]:
+    """The hint ladder (quizzes/hints.py) names its messages; the bot words them."""
+    tree = ast.parse((ROOT / "quizzes" / "hints.py").read_text("utf-8"))
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith("hint.")
+    }
+
+
 def referenced_keys() -> set[str]:
-    keys = literal_lookups()
+    keys = literal_lookups() | hint_keys()
     # Keys built at run time from enums and periods.
     keys |= {f"photo.{p.value}" for p in ImageProblem}
     keys |= {f"verdict.{v.value}" for v in Verdict}
-    keys |= {f"verdict.unreadable_{r}" for r in _UNREADABLE_REASONS.values()}
-    keys |= {f"leaderboard.header_{p}" for p in ("today", "week", "all")}
+    keys |= {f"verdict.unreadable_{r}" for r in UNREADABLE_REASONS.values()}
+    keys |= {f"leaderboard.header_{p}" for p in LEADERBOARD_PERIODS}
     for spec in COMMANDS.values():
         keys.add(spec.description_key)
         if spec.args_key:
