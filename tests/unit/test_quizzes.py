@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from bot.core import Core
 from bot.i18n import t
@@ -323,3 +327,44 @@ async def test_stats_show_streak_accuracy_and_cards(make_core, clock: Clock) -> 
     assert t("stats.at_risk") in stats  # today not answered yet
     clock.advance(days=3)
     assert "Streak: 0 (best 3)" in await ann.text("/stats")
+
+
+def test_export_feedback_command_filters_by_status_and_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+    from quizzes.feedback import review
+    from storage import ImageStore, open_storage
+
+    database, data = tmp_path / "bot.sqlite3", tmp_path / "data"
+    for name in [n for n in os.environ if n.startswith("HANZI_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HANZI_DATABASE_PATH", str(database))
+    monkeypatch.setenv("HANZI_DATA_DIR", str(data))
+
+    async def seed() -> None:
+        storage = await open_storage(database)
+        images = ImageStore(data)
+        user = await storage.users.upsert("fake", "u1", "Ann", "")
+        when = datetime(2026, 11, 20, 12, tzinfo=UTC)
+        for label, day in (("好", 18), ("人", 20), ("大", 21)):
+            ref = await images.put(handwriting_png(), "png")
+            await storage.corrections.add(
+                user_id=user.id,
+                attempt_id=None,
+                image_ref=ref,
+                predicted="女",
+                label=label,
+                created_at=when.replace(day=day),
+            )
+        await review(storage, 2, True, user.id, when)
+        await storage.close()
+
+    asyncio.run(seed())
+    out = tmp_path / "accepted"
+    assert main(["export-feedback", "--out", str(out), "--status", "accepted"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["README", "manifest.jsonl", "人"]
+    recent = tmp_path / "recent"
+    assert main(["export-feedback", "--out", str(recent), "--since", "2026-11-20"]) == 0
+    assert sorted(i.label for i in collect(recent, "好人大")) == ["人", "大"]
+    assert "Exported 2 images (2 corrections" in capsys.readouterr().out
