@@ -37,6 +37,8 @@ async def cmd_settings(core: Core, ctx: Context) -> list[Reply]:
         ]
     if not core.is_admin(ctx):
         await core.refuse(ctx, "/settings")
+    if ctx.args[0].lower() == "channel":
+        return await _set_channel(core, ctx)
     if len(ctx.args) != 2:
         raise core.usage(ctx)
     what, value = ctx.args[0].lower(), ctx.args[1]
@@ -69,6 +71,20 @@ async def cmd_settings(core: Core, ctx: Context) -> list[Reply]:
             )
         ]
     raise core.usage(ctx)
+
+
+async def _set_channel(core: Core, ctx: Context) -> list[Reply]:
+    """``/settings channel [<#channel>]``: where the daily prompt of a multi-channel chat (a
+    Discord server) is posted; without a value, the channel the command was sent in."""
+    value = ctx.args[1] if len(ctx.args) > 1 else ctx.msg.channel_id
+    channel = value.strip("<#>")
+    if len(ctx.args) > 2 or (not channel.isdigit() and channel != ctx.msg.channel_id):
+        raise core.usage(ctx)
+    if not channel:
+        raise UserError("settings.no_channels")
+    await core.storage.chats.update_settings(ctx.chat.id, daily_channel=channel)
+    await core.audit(ctx, "settings.channel", channel)
+    return [ctx.say("settings.channel_set", channel=f"<#{channel}>")]
 
 
 async def cmd_challenge(core: Core, ctx: Context) -> list[Reply]:

@@ -61,6 +61,9 @@ class IncomingMessage:
     # The platform's id of the message replied to, so an answer to an old prompt is told
     # apart from one to today's.
     reply_to_message_id: str = ""
+    # Where in the chat it was said, when a chat has several places (a Discord server's
+    # channels: the server is the chat, scores and challenge are shared across its channels).
+    channel_id: str = ""
     # Set when the user pressed one of our buttons; the payload is Button.action.
     action: str = ""
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))

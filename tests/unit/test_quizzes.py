@@ -368,3 +368,20 @@ def test_export_feedback_command_filters_by_status_and_date(
     assert main(["export-feedback", "--out", str(recent), "--since", "2026-11-20"]) == 0
     assert sorted(i.label for i in collect(recent, "好人大")) == ["人", "大"]
     assert "Exported 2 images (2 corrections" in capsys.readouterr().out
+
+
+async def test_settings_channel_chooses_where_a_servers_prompt_is_posted(
+    make_core, clock: Clock, storage: SqliteStorage
+) -> None:  # type: ignore[no-untyped-def]
+    core = make_core()
+    server = ChatRef("fake", "guild-1", ChatKind.GROUP, "Server")
+    admin = FakeChat(core, server, UserRef("fake", "t", "T", is_chat_admin=True), clock)
+    [reply] = await admin.send("/settings channel", channel_id="555")
+    assert reply.text == t("settings.channel_set", channel="<#555>")
+    assert (await storage.chats.list_active())[0].daily_channel == "555"
+    await admin.send("/settings channel <#777>", channel_id="555")
+    assert (await storage.chats.list_active())[0].daily_channel == "777"
+    assert (await admin.text("/settings channel general")).startswith("Usage: /settings")
+    assert await admin.text("/settings channel") == t("settings.no_channels")
+    member = admin.as_user("m", "M")
+    assert await member.text("/settings channel") == t("errors.admin_only", command="/settings")
