@@ -131,18 +131,18 @@ async def _daily_answer(core: Core, ctx: Context, photo: Photo) -> list[Reply]:
             posted_at=challenge.posted_at,
         )
         award = Award(ctx.chat.id, ctx.user.id, challenge.local_date, points.total)
-    awarded = await _record(core, attempt, grade, award, hints)
-    if not repeat:
-        shown = challenge.posted_at
-        await _review_card(
-            core,
-            ctx,
-            attempt,
-            grade,
-            first_try=not earlier,
-            hints=hints,
-            answer_time=attempt.received_at - shown if shown else None,
-        )
+    shown = challenge.posted_at
+    awarded = await _settle(
+        core,
+        ctx,
+        attempt,
+        grade,
+        award=award,
+        hints=hints,
+        # A day already answered correctly is not reviewed again.
+        first_try=None if repeat else not earlier,
+        answer_time=attempt.received_at - shown if shown else None,
+    )
     graded = Graded(attempt, grade, awarded, points, repeat)
     return await _verdict_replies(core, ctx, graded, photo, challenge=challenge)
 
@@ -163,14 +163,14 @@ async def _practice_answer(
         and a.received_at >= shown_at
     ]
     hints = await core.storage.hints.level(ctx.user.id, ctx.chat.id, None, item)
-    await _record(core, attempt, grade, None, hints)
-    await _review_card(
+    await _settle(
         core,
         ctx,
         attempt,
         grade,
-        first_try=not earlier,
+        award=None,
         hints=hints,
+        first_try=not earlier,
         answer_time=attempt.received_at - shown_at,
     )
     replies = await _verdict_replies(
@@ -182,9 +182,19 @@ async def _practice_answer(
     return replies
 
 
-async def _record(
-    core: Core, attempt: AttemptRecord, grade: Grade, award: Award | None, hints: int
+async def _settle(
+    core: Core,
+    ctx: Context,
+    attempt: AttemptRecord,
+    grade: Grade,
+    *,
+    award: Award | None,
+    hints: int,
+    first_try: bool | None,
+    answer_time: timedelta | None,
 ) -> int:
+    """Store the grade (and the day's points, atomically) and review the card; ``first_try``
+    None skips the review. Returns the points actually awarded."""
     awarded = await core.storage.attempts.record_grade(
         attempt.id,
         verdict=grade.verdict.value,
@@ -207,28 +217,20 @@ async def _record(
             }
         },
     )
-    return awarded
-
-
-async def _review_card(
-    core: Core,
-    ctx: Context,
-    attempt: AttemptRecord,
-    grade: Grade,
-    *,
-    first_try: bool,
-    hints: int,
-    answer_time: timedelta | None,
-) -> None:
-    rating = rating_for(
-        grade.verdict.value,
-        first_try=first_try,
-        hints=hints,
-        confidence=grade.confidence,
-        answer_time=answer_time,
+    rating = (
+        None
+        if first_try is None
+        else rating_for(
+            grade.verdict.value,
+            first_try=first_try,
+            hints=hints,
+            confidence=grade.confidence,
+            answer_time=answer_time,
+        )
     )
     if rating is not None and attempt.target:
         await core.deck.review(ctx.user.id, attempt.target, rating, core.clock(), attempt.id)
+    return awarded
 
 
 async def _verdict_replies(
