@@ -154,7 +154,8 @@ def rollback(model_dir: Path) -> ModelInfo:
     """Put the previous version back; the current one is kept once as ``rolled-back-*``."""
     entries = _entries(model_dir)
     if not entries:
-        raise StoreError(f"no previous model to roll back to ({history_dir(model_dir)} is empty)")
+        kept = history_dir(model_dir)
+        raise StoreError(f"no previous model to roll back to (none kept in {kept})")
     if not (model_dir / MODEL_JSON).is_file():
         raise StoreError(f"no character model in {model_dir} ({MODEL_JSON} is missing)")
     root = history_dir(model_dir)
