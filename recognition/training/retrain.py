@@ -101,22 +101,27 @@ def _bar(items: Sequence[Any], desc: str, enabled: bool) -> Any:
     return importlib.import_module("tqdm").tqdm(items, desc=desc, unit="img")
 
 
-def _writers(root: Path) -> tuple[dict[str, str], int]:
-    """File -> pseudonymous writer from the optional manifest, and its unreadable lines."""
+def _manifest(root: Path) -> tuple[dict[str, str], set[str], int]:
+    """From the optional manifest: file -> pseudonymous writer, the files whose correction
+    an admin rejected, and the number of unreadable lines."""
     path = root / MANIFEST
-    if not path.is_file():
-        return {}, 0
-    out: dict[str, str] = {}
+    writers: dict[str, str] = {}
+    rejected: set[str] = set()
     bad = 0
+    if not path.is_file():
+        return writers, rejected, bad
     for line in path.read_text("utf-8", errors="replace").splitlines():
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-            out[Path(str(entry["file"])).as_posix()] = str(entry.get("user") or "")
-        except (ValueError, KeyError, TypeError):
+            file = Path(str(entry["file"])).as_posix()
+            writers[file] = str(entry.get("user") or "")
+            if entry.get("status") == "rejected":
+                rejected.add(file)
+        except (ValueError, KeyError, TypeError, AttributeError):
             bad += 1
-    return out, bad
+    return writers, rejected, bad
 
 
 def load_feedback(root: Path, charset: str, size: int, progress: bool = False) -> Feedback:
@@ -124,7 +129,8 @@ def load_feedback(root: Path, charset: str, size: int, progress: bool = False) -
 
     As in ``hanzi-bot evaluate chars``, a folder named after one character outside the
     charset is unknown writing (that is what the model should call it); other folder
-    names, unreadable images and images without ink are skipped and reported.
+    names, unreadable images, images without ink and corrections the manifest marks as
+    rejected are skipped and reported.
     """
     if not root.is_dir():
         raise RetrainError(f"{root} is not a folder")
@@ -133,7 +139,7 @@ def load_feedback(root: Path, charset: str, size: int, progress: bool = False) -
         raise RetrainError(
             f"no images in {root} (expected {root}/<character>/*.png and {root}/unknown/*.png)"
         )
-    writers, bad_lines = _writers(root)
+    writers, rejected, bad_lines = _manifest(root)
     n = len(charset)
     xs: list[U8] = []
     labels: list[int] = []
@@ -143,6 +149,10 @@ def load_feedback(root: Path, charset: str, size: int, progress: bool = False) -
     as_unknown: Counter[str] = Counter()
     for path, folder in _bar(pairs, "feedback", progress):
         rel = path.relative_to(root).as_posix()
+        if rel in rejected:
+            # The export can include corrections an admin turned down: their label is wrong.
+            skipped.setdefault("correction rejected by an admin (manifest status)", []).append(rel)
+            continue
         if folder == UNKNOWN_DIR:
             label = n
         elif len(folder) == 1:

@@ -65,18 +65,25 @@ def test_odd_entries_are_skipped_or_counted_as_unknown_and_reported(tmp_path: Pa
     write(tmp_path / "unknown" / "1.png", strokes_png(3))
     write(tmp_path / "你好" / "1.png", strokes_png(4))  # a word is not a label
     write(tmp_path / "大" / "notes.txt", b"not an image file at all")
-    (tmp_path / "manifest.jsonl").write_text('{"file": "大/1.png", "user": "u1"}\nnot json\n')
+    write(tmp_path / "二" / "1.png", strokes_png(5))  # an admin turned this correction down
+    manifest = [
+        {"file": "大/1.png", "user": "u1", "status": "accepted"},
+        {"file": "二/1.png", "user": "u2", "status": "rejected"},
+    ]
+    lines = [json.dumps(m, ensure_ascii=False) for m in manifest]
+    (tmp_path / "manifest.jsonl").write_text("\n".join([*lines, "not json", "[1]"]) + "\n")
 
     fb = load_feedback(tmp_path, CHARSET, 48)
 
-    assert fb.found == 5
+    assert fb.found == 6
     assert sorted(fb.files) == ["unknown/1.png", "大/1.png", "猫/1.png"]
     labels = dict(zip(fb.files, fb.labels.tolist(), strict=True))
     assert labels == {"大/1.png": 4, "猫/1.png": 5, "unknown/1.png": 5}
     assert fb.as_unknown == {"猫": 1}
     assert fb.skipped["not a readable image"] == ["大/broken.png"]
     assert fb.skipped["folder is not one character or 'unknown'"] == ["你好/1.png"]
-    assert len(fb.skipped["manifest.jsonl lines unreadable (writers unknown for them)"]) == 1
+    assert fb.skipped["correction rejected by an admin (manifest status)"] == ["二/1.png"]
+    assert len(fb.skipped["manifest.jsonl lines unreadable (writers unknown for them)"]) == 2
     assert dict(zip(fb.files, fb.writers, strict=True))["大/1.png"] == "u1"
     assert fb.x.shape == (3, 48, 48) and fb.x.dtype == np.uint8
 
