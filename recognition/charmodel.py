@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -17,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from recognition.modelstore import model_version
 from recognition.preprocess import (
     WORK_SIDE,
     Gray,
@@ -138,15 +138,6 @@ def _prepare_packed(args: tuple[Job, int, Thresholds, str]) -> Pieces:
     return prepare_job(*args)
 
 
-def _weights_digest(ir: Path) -> str:
-    """A short content hash of the weights, the version of a model.json that names none."""
-    digest = hashlib.sha256()
-    with ir.with_suffix(".bin").open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
-
-
 class CharModel:
     """Loads ``model.json``, the IR, charset and templates from a model directory."""
 
@@ -180,7 +171,7 @@ class CharModel:
             )
         self.labels = (*self.charset, "unknown")
         # Stored with every graded answer, so feedback says which model judged it.
-        self.version = str(meta.get("version") or _weights_digest(self.dir / meta["ir"]))
+        self.version = model_version(self.dir)
         self.fusion = Fusion(**meta["fusion"]) if "fusion" in meta else None
         # Without a fusion section the model's thresholds are for its own scores alone.
         self.second = second_opinion if self.fusion is not None else None

@@ -42,8 +42,7 @@ def _meta(model_dir: Path) -> dict[str, Any]:
 
 
 def weights_digest(model_dir: Path) -> str:
-    """A short content hash of the IR weights: the version of a model.json that names none
-    (``recognition.charmodel`` computes the same)."""
+    """A short content hash of the IR weights: the version of a model.json that names none."""
     ir = model_dir / str(_meta(model_dir).get("ir", "charmodel.xml"))
     digest = hashlib.sha256()
     with ir.with_suffix(".bin").open("rb") as f:
