@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fsrs import Scheduler
 
-from bot import admin, game
+from bot import admin, game, reminders
 from bot.context import Command, Context, UserError, plural
 from bot.i18n import t
 from bot.messages import Button, ChatKind, ChatRef, IncomingMessage, Photo, Reply
@@ -261,6 +261,10 @@ class Core:
     async def daily_failed(self, challenge: ChallengeRecord) -> None:
         await self.challenges.release(challenge)
 
+    async def due_reminders(self) -> list[reminders.Reminder]:
+        """Reminders to send now (cards due, streaks about to break), already marked sent."""
+        return await reminders.due_reminders(self, self.clock())
+
     async def cmd_ocr(self, ctx: Context) -> list[Reply]:
         # Reached only without a photo: a photo with /ocr goes through _on_photo.
         return [ctx.say("photo.ocr_needs_photo")]
@@ -375,6 +379,7 @@ COMMANDS: dict[str, Command] = {
         ),
         Command("stats", game.cmd_stats, "commands.stats"),
         Command("wrong", game.cmd_wrong, "commands.wrong", "commands.wrong_args"),
+        Command("remind", reminders.cmd_remind, "commands.remind", "commands.remind_args"),
         Command("settings", admin.cmd_settings, "commands.settings", "commands.settings_args"),
         Command(
             "challenge",

@@ -74,7 +74,21 @@ class DailyPoster:
                 except Exception:
                     # One chat's trouble never stops the others' posts.
                     log.exception("daily.failed", extra={"fields": {"chat": chat.id}})
+            await self._remind()
             return posted
+
+    async def _remind(self) -> None:
+        for reminder in await self._core.due_reminders():
+            sender = self.senders.get(reminder.chat.platform)
+            if sender is None:
+                continue
+            try:
+                await sender.send(reminder.chat, reminder.reply)
+            except Exception:
+                # A reminder is a courtesy: logged, not retried.
+                log.warning(
+                    "reminder.failed", exc_info=True, extra={"fields": {"chat": reminder.chat.id}}
+                )
 
     async def _post(self, chat: ChatRecord, sender: Sender) -> int:
         claimed = await self._core.claim_daily_post(chat)

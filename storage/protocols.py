@@ -224,6 +224,9 @@ class AttemptRepository(Protocol):
 
 class ScoreRepository(Protocol):
     async def correct_days(self, user_id: int, chat_id: int) -> list[date]: ...
+    async def chats_with_days(self, user_id: int) -> list[int]:
+        """The chats in which the user has scored on some day."""
+        ...
     async def leaderboard(self, board: Board, limit: int = 10) -> list[LeaderboardRow]: ...
     async def rank(self, board: Board, user_id: int) -> LeaderboardRow | None: ...
 
@@ -242,6 +245,25 @@ class HintRepository(Protocol):
     async def level(
         self, user_id: int, chat_id: int, challenge_id: int | None, item: str
     ) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRecord:
+    user_id: int
+    chat_id: int  # the private chat the reminders go to
+    enabled: bool
+    last_due_date: date | None
+    last_streak_date: date | None
+
+
+class ReminderRepository(Protocol):
+    async def set(self, user_id: int, chat_id: int, enabled: bool) -> None: ...
+    async def get(self, user_id: int) -> ReminderRecord | None: ...
+    async def enabled(self) -> list[ReminderRecord]: ...
+    async def mark(self, user_id: int, kind: str, day: date) -> bool:
+        """Record that the ``kind`` ("due" or "streak") reminder of ``day`` is being sent;
+        False if it already was (so two rounds never send it twice)."""
+        ...
 
 
 class PracticeRepository(Protocol):
@@ -325,6 +347,8 @@ class Storage(Protocol):
     def hints(self) -> HintRepository: ...
     @property
     def practice(self) -> PracticeRepository: ...
+    @property
+    def reminders(self) -> ReminderRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
 

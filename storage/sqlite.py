@@ -21,6 +21,7 @@ from storage.protocols import (
     ChatRecord,
     CorrectionRecord,
     LeaderboardRow,
+    ReminderRecord,
     UserRecord,
     UserStats,
 )
@@ -567,6 +568,14 @@ class SqliteScores:
         )
         return [date.fromisoformat(row["local_date"]) for row in rows]
 
+    async def chats_with_days(self, user_id: int) -> list[int]:
+        rows = await self._db.all(
+            "SELECT DISTINCT chat_id FROM daily_scores WHERE user_id = ? AND correct = 1"
+            " ORDER BY chat_id",
+            (user_id,),
+        )
+        return [int(row["chat_id"]) for row in rows]
+
     @staticmethod
     def _totals(board: Board) -> tuple[str, list[Any]]:
         """A (user_id, points) query for the board."""
@@ -649,6 +658,51 @@ class SqliteHints:
             (user_id, chat_id, item, challenge_id),
         )
         return int(row[0]) if row else 0
+
+
+def _reminder(row: aiosqlite.Row) -> ReminderRecord:
+    def day(value: str | None) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    return ReminderRecord(
+        user_id=row["user_id"],
+        chat_id=row["chat_id"],
+        enabled=bool(row["enabled"]),
+        last_due_date=day(row["last_due_date"]),
+        last_streak_date=day(row["last_streak_date"]),
+    )
+
+
+class SqliteReminders:
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    async def set(self, user_id: int, chat_id: int, enabled: bool) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO reminders (user_id, chat_id, enabled) VALUES (?, ?, ?)"
+                " ON CONFLICT (user_id) DO UPDATE SET chat_id = excluded.chat_id,"
+                " enabled = excluded.enabled",
+                (user_id, chat_id, int(enabled)),
+            )
+
+    async def get(self, user_id: int) -> ReminderRecord | None:
+        row = await self._db.one("SELECT * FROM reminders WHERE user_id = ?", (user_id,))
+        return _reminder(row) if row else None
+
+    async def enabled(self) -> list[ReminderRecord]:
+        rows = await self._db.all("SELECT * FROM reminders WHERE enabled = 1 ORDER BY user_id")
+        return [_reminder(row) for row in rows]
+
+    async def mark(self, user_id: int, kind: str, day: date) -> bool:
+        column = {"due": "last_due_date", "streak": "last_streak_date"}[kind]
+        async with self._db.write() as conn:
+            cur = await conn.execute(
+                f"UPDATE reminders SET {column} = ? WHERE user_id = ?"
+                f" AND ({column} IS NULL OR {column} < ?)",
+                (day.isoformat(), user_id, day.isoformat()),
+            )
+            return cur.rowcount == 1
 
 
 class SqlitePractice:
@@ -873,6 +927,7 @@ class SqliteStorage:
         self.scores = SqliteScores(self._db)
         self.hints = SqliteHints(self._db)
         self.practice = SqlitePractice(self._db)
+        self.reminders = SqliteReminders(self._db)
 
     @property
     def connection(self) -> aiosqlite.Connection:
