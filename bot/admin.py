@@ -124,7 +124,11 @@ async def cmd_review(core: Core, ctx: Context) -> list[Reply]:
         if result is None:
             raise UserError("review.already", id=correction_id, status=found.status)
         await core.audit(ctx, "review." + ("accept" if accept else "reject"), str(correction_id))
-        if accept:
+        if accept and result.points < 0:
+            replies.append(
+                ctx.say("review.accepted_taken", id=correction_id, points=-result.points)
+            )
+        elif accept:
             replies.append(ctx.say("review.accepted", id=correction_id, points=result.points))
         else:
             replies.append(ctx.say("review.rejected", id=correction_id))

@@ -59,7 +59,8 @@ class ExportResult:
 @dataclass(frozen=True, slots=True)
 class ReviewResult:
     correction: CorrectionRecord
-    points: int  # points the accepted correction gave back to its author (0 if none)
+    # Points the accepted correction gave its author (negative: taken back; 0 if none).
+    points: int
 
 
 def pseudonym(key: bytes, kind: str, value: int) -> str:
@@ -113,6 +114,18 @@ async def review(
         and correction.label == attempt.target
     ):
         points = await _regrade_correct(storage, attempt)
+    elif (
+        accept
+        and attempt is not None
+        and attempt.kind == "daily"
+        and attempt.challenge_id is not None
+        and attempt.verdict == "correct"
+        and correction.label != attempt.target
+    ):
+        # The learner says the bot was too kind: the answer was not the target.
+        challenge = await storage.challenges.get(attempt.challenge_id)
+        if challenge is not None:
+            points = -await storage.attempts.revoke(attempt.id, "wrong", challenge.local_date)
     return ReviewResult(correction, points)
 
 

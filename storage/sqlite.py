@@ -436,6 +436,39 @@ class SqliteAttempts:
             )
         return points
 
+    async def revoke(self, attempt_id: int, verdict: str, local_date: date) -> int:
+        async with self._db.write() as conn:
+            async with conn.execute(
+                "SELECT chat_id, user_id, challenge_id, points FROM attempts WHERE id = ?",
+                (attempt_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return 0
+            chat_id, user_id, challenge_id, points = row
+            await conn.execute(
+                "UPDATE attempts SET verdict = ?, points = 0 WHERE id = ?", (verdict, attempt_id)
+            )
+            async with conn.execute(
+                "SELECT 1 FROM attempts WHERE challenge_id = ? AND user_id = ?"
+                " AND verdict = 'correct' LIMIT 1",
+                (challenge_id, user_id),
+            ) as cur:
+                still_correct = await cur.fetchone() is not None
+            await conn.execute(
+                "UPDATE daily_scores SET points = points - ?, correct = ?"
+                " WHERE chat_id = ? AND user_id = ? AND local_date = ?",
+                (points, int(still_correct), chat_id, user_id, local_date.isoformat()),
+            )
+            await conn.execute(
+                "UPDATE chat_totals SET points = points - ? WHERE chat_id = ? AND user_id = ?",
+                (points, chat_id, user_id),
+            )
+            await conn.execute(
+                "UPDATE user_totals SET points = points - ? WHERE user_id = ?", (points, user_id)
+            )
+        return int(points)
+
     async def mark_failed(self, attempt_id: int, at: datetime) -> None:
         async with self._db.write() as conn:
             await conn.execute(

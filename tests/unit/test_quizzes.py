@@ -385,3 +385,24 @@ async def test_settings_channel_chooses_where_a_servers_prompt_is_posted(
     assert await admin.text("/settings channel") == t("settings.no_channels")
     member = admin.as_user("m", "M")
     assert await member.text("/settings channel") == t("errors.admin_only", command="/settings")
+
+
+async def test_an_honest_correction_of_a_too_kind_verdict_takes_the_points_back(
+    make_core, clock: Clock, storage: SqliteStorage
+) -> None:  # type: ignore[no-untyped-def]
+    core = make_core(grader=Graders())
+    ann = FakeChat(core, GROUP, UserRef("fake", "a", "Ann"), clock)
+    teacher = ann.as_user("t", "Teacher", admin=True)
+    await teacher.send("/challenge set 好")
+    await ann.send("/today")
+    [verdict] = await ann.send(photo=handwriting_png())
+    assert verdict.text.startswith("Correct!")
+    assert verdict.buttons[0].action.startswith("/wrong #")
+    assert "/wrong #" in await ann.text(text=verdict.buttons[0].action)  # which character?
+    await ann.send(verdict.buttons[0].action + " 女")
+    [pending] = await teacher.send("/review")
+    replies = await teacher.send(pending.buttons[0].action)
+    assert "taken back" in replies[0].text
+    assert "Points: 0" in await ann.text("/stats")
+    assert "Streak: 0" in await ann.text("/stats")
+    assert await ann.text("/leaderboard") == t("leaderboard.empty")
