@@ -86,10 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("action", choices=["show", "rollback"])
     model.add_argument("--model-dir", type=Path, default=None, help="default: HANZI_MODEL_DIR/char")
     bench = sub.add_parser("bench", help="speed and memory benchmarks against a baseline")
-    bench.add_argument("what", choices=["recognition", "ocr"])
+    bench.add_argument("what", choices=["recognition", "ocr", "leaderboard"])
     bench.add_argument("--lines", type=int, default=50, help="ocr: synthetic lines to read")
     bench.add_argument("--images", type=int, default=512, help="photos per run")
     bench.add_argument("--concurrency", type=int, default=64)
+    bench.add_argument("--attempts", type=int, help="leaderboard: answers (default 1000000)")
+    bench.add_argument("--chats", type=int, help="leaderboard: chats (default 2000)")
+    bench.add_argument("--users", type=int, help="leaderboard: users (default 50000)")
+    bench.add_argument("--days", type=int, help="leaderboard: days of history (default 365)")
+    bench.add_argument("--db", type=Path, help="leaderboard: keep the generated file here (new)")
+    bench.add_argument("--json", action="store_true", help="leaderboard: one JSON object")
     return parser
 
 
@@ -359,6 +365,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(settings, args.what, args.dir, args.json)
         if args.command == "model":
             return _model(settings, args.action, args.model_dir)
+        if args.command == "bench" and args.what == "leaderboard":
+            from storage.bench import Shape, run_leaderboard_bench
+
+            knobs = ("attempts", "chats", "users", "days")
+            shape = Shape(**{k: getattr(args, k) for k in knobs if getattr(args, k) is not None})
+            return run_leaderboard_bench(shape, db=args.db, as_json=args.json)
         if args.command == "bench" and args.what == "ocr":
             from recognition.ocr_eval import bench_ocr, print_bench
 
