@@ -1,9 +1,13 @@
 """Build quizzes/data/hsk1.json from the complete-hsk-vocabulary HSK 2.0 level 1 word list.
 
-Usage: python tools/build_hsk_data.py [SOURCE] [--output PATH] [--check]
+Usage: python tools/build_hsk_data.py [SOURCE] [--radicals-from LIST ...] [--strokes PATH]
+                                     [--output PATH] [--check]
 
-SOURCE defaults to ../shared/data/hsk/hsk-old-level1.json relative to the repository.
-The output is committed; ``--check`` exits non-zero if it is out of date.
+SOURCE defaults to ../shared/data/hsk/hsk-old-level1.json relative to the repository. A
+character's radical comes from the first of: SOURCE's words, the words of the other lists
+(default: the HSK 3.0 level 1 list beside SOURCE), the committed stroke data (see
+``radicals_from_strokes``). The output is committed; ``--check`` exits non-zero if it is out
+of date.
 """
 
 from __future__ import annotations
@@ -12,12 +16,24 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from quizzes.strokes import HSK1_STROKES, CharStrokes, StrokeData  # noqa: E402
+
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "hsk" / "hsk-old-level1.json"
+# Same project and licence; it names the radicals of characters that HSK 2.0 level 1 only uses
+# inside words (话 in 电话, 们 in 我们), since a list entry gives its first character's radical.
+DEFAULT_RADICAL_LISTS = (DEFAULT_SOURCE.parent / "hsk-new-level1.json",)
 DEFAULT_OUTPUT = REPO / "quizzes" / "data" / "hsk1.json"
 
 LEVEL = "hsk1"
@@ -26,7 +42,9 @@ SOURCE_NOTE = (
     "HSK 2.0 level 1 word list from complete-hsk-vocabulary "
     "(https://github.com/drkameleon/complete-hsk-vocabulary, MIT licence); "
     "English meanings from CC-CEDICT (https://cc-cedict.org, CC BY-SA 4.0). "
-    "Readings and glosses selected by tools/build_hsk_data.py."
+    "Readings and glosses selected by tools/build_hsk_data.py. Radicals from the list's words, "
+    "else from its HSK 3.0 level 1 list, else matched by tools/build_hsk_data.py on the radical "
+    "strokes (radStrokes) of hanzi-writer-data / Make Me a Hanzi (Arphic Public License)."
 )
 LICENCE_NOTE = (
     "Word list: MIT (complete-hsk-vocabulary). English meanings: CC-CEDICT, CC BY-SA 4.0. "
@@ -248,30 +266,194 @@ def build_words(source: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return words
 
 
+@dataclass(frozen=True)
+class Radical:
+    radical: str
+    origin: str  # "" for the main list, else the other list's name or how it was matched
+
+
+def list_radicals(lists: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]) -> dict[str, Radical]:
+    """Radicals as the word lists (source entries, or built words) give them, earlier lists first.
+
+    A list entry's radical is its first character's (一样 has 一's), so only first characters
+    get one. The lists must agree: a disagreement means that reading is wrong.
+    """
+    radicals: dict[str, Radical] = {}
+    for origin, entries in lists:
+        for entry in entries:
+            word = str(entry["hanzi"] if "hanzi" in entry else entry["simplified"])
+            radical = str(entry.get("radical", ""))
+            if not word or not radical:
+                continue
+            known = radicals.setdefault(word[0], Radical(radical, origin))
+            if known.radical != radical:
+                raise BuildError(f"{word[0]}: radical {known.radical} vs {radical} in {word}")
+    return radicals
+
+
+# Matching radical strokes (see radicals_from_strokes). Medians are resampled to POINTS points;
+# the weights and limits were tuned on the HSK 1 characters whose radical the lists give: with
+# any one of them hidden, the match names it or abstains (tests/unit/test_radicals.py).
+POINTS = 8
+DIRECTION_WEIGHT = 0.3  # a dot is not a short horizontal (亠 is not the top of 些's 二)
+# Different radicals' strokes lie 0.12 or more apart in HSK 1 (四's 囗 from 名's 口), bar the
+# same shape under two names (see confusable); half the same radical's lie within 0.03.
+MATCH_DISTANCE = 0.1
+MATCH_MARGIN = 0.03  # how much nearer the best radical must be than any other
+
+KANGXI_RADICALS = frozenset(
+    unicodedata.normalize("NFKC", chr(cp)) for cp in range(0x2F00, 0x2FD6)
+)  # Unicode's Kangxi Radicals block, mapped to the ideographs (⽓ -> 气)
+
+
+@dataclass(frozen=True)
+class Component:
+    """The strokes that form a character's radical, for comparing with other characters'."""
+
+    char: str
+    shape: npt.NDArray[np.float64]  # (strokes, POINTS, 2): centred, longer side 1
+    directions: npt.NDArray[np.float64]  # (strokes, 2): unit vector from start to end
+
+
+def _resample(median: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """POINTS points evenly spaced along the stroke, so long and short strokes compare."""
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(median, axis=0).T))])
+    if along[-1] == 0:
+        return np.repeat(median[:1], POINTS, axis=0)
+    at = np.linspace(0.0, along[-1], POINTS)
+    return np.stack([np.interp(at, along, median[:, 0]), np.interp(at, along, median[:, 1])], 1)
+
+
+def component(char: CharStrokes) -> Component | None:
+    """The radical's strokes of ``char``, or None unless the data marks a proper part."""
+    if not 0 < len(char.radical_strokes) < len(char):
+        return None
+    points = [_resample(char.medians[i]) for i in char.radical_strokes]
+    low, high = np.vstack(points).min(axis=0), np.vstack(points).max(axis=0)
+    centre, extent = (low + high) / 2, max(float((high - low).max()), 1e-3)
+    ends = np.array([p[-1] - p[0] for p in points])
+    norms = np.linalg.norm(ends, axis=1, keepdims=True)
+    return Component(
+        char=char.char,
+        shape=np.stack([(p - centre) / extent for p in points]),
+        directions=np.divide(ends, norms, out=np.zeros_like(ends), where=norms > 1e-9),
+    )
+
+
+def distance(a: Component, b: Component) -> float | None:
+    """How unlike two radical components are (0: the same), None for different stroke counts.
+
+    Where the component sits and how big it is are left out: 阝 is 阝 on the left of 院 and
+    the right of 都, 木 narrow in 校 and wide in 桌.
+    """
+    if a.shape.shape != b.shape.shape:
+        return None
+    return float(np.mean(np.linalg.norm(a.shape - b.shape, axis=2))) + DIRECTION_WEIGHT * float(
+        np.mean(np.linalg.norm(a.directions - b.directions, axis=1))
+    )
+
+
+def confusable(examples: Mapping[str, tuple[Component, str]]) -> frozenset[str]:
+    """Radicals that the examples give to components matching another radical's: the same shape
+    under two names (有's 月 and 能's ⺼, 是's 日 and 电's 曰), so its shape cannot tell them."""
+    found: set[str] = set()
+    items = sorted(examples.items())
+    for i, (_, (a, ra)) in enumerate(items):
+        for _, (b, rb) in items[i + 1 :]:
+            d = distance(a, b)
+            if ra != rb and d is not None and d <= MATCH_DISTANCE:
+                found |= {ra, rb}
+    return frozenset(found)
+
+
+def match_radical(
+    target: Component,
+    examples: Mapping[str, tuple[Component, str]],
+    ambiguous: frozenset[str] = frozenset(),
+) -> tuple[str, str] | None:
+    """(radical, example character) whose radical strokes ``target``'s match, or None when no
+    example is near enough, two radicals are about as near, or the nearest is ``ambiguous``."""
+    ranked = sorted(
+        (d, radical, char)
+        for char, (comp, radical) in examples.items()
+        if char != target.char and (d := distance(target, comp)) is not None
+    )
+    if not ranked or ranked[0][0] > MATCH_DISTANCE or ranked[0][1] in ambiguous:
+        return None
+    best, radical, char = ranked[0]
+    if any(d < best + MATCH_MARGIN for d, other, _ in ranked if other != radical):
+        return None
+    return radical, char
+
+
+def radicals_from_strokes(
+    chars: Iterable[str], known: Mapping[str, Radical], strokes: StrokeData
+) -> dict[str, Radical]:
+    """Radicals for ``chars`` (not in ``known``) read from the stroke data, where it is sure.
+
+    Make Me a Hanzi's radStrokes mark the strokes that form a character's radical, but not
+    which radical they are. A character whose radical strokes have the shape of those of a
+    character with a known radical has that radical (语 like 说: 讠). A character that is
+    itself a Kangxi radical and has no radical strokes marked is its own radical (气); the
+    known characters are checked to bear that out. Anything else stays unknown.
+    """
+    examples: dict[str, tuple[Component, str]] = {}
+    for char, found in known.items():
+        if char in strokes:
+            data = strokes[char]
+            comp = component(data)
+            if comp is not None:
+                examples[char] = (comp, found.radical)
+            elif not data.radical_strokes and char in KANGXI_RADICALS and found.radical != char:
+                raise BuildError(f"{char} is a Kangxi radical but its radical is {found.radical}")
+    ambiguous = confusable(examples)
+    out: dict[str, Radical] = {}
+    for char in chars:
+        if char in known or char not in strokes:
+            continue
+        data = strokes[char]
+        comp = component(data)
+        if comp is None:
+            if not data.radical_strokes and char in KANGXI_RADICALS:
+                out[char] = Radical(char, "Kangxi radical")
+            continue
+        match = match_radical(comp, examples, ambiguous)
+        if match is not None:
+            out[char] = Radical(match[0], f"radStrokes as in {match[1]}")
+    return out
+
+
+def find_radicals(
+    charset: str,
+    lists: Sequence[tuple[str, Iterable[Mapping[str, Any]]]],
+    strokes: StrokeData,
+) -> dict[str, Radical]:
+    """Every radical the lists give, then those the stroke data adds for ``charset``."""
+    radicals = list_radicals(lists)
+    return radicals | radicals_from_strokes(charset, radicals, strokes)
+
+
 def _is_neutral(syllable: str) -> bool:
     return not re.search(r"[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]", syllable)
 
 
-def build_characters(words: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def build_characters(
+    words: Sequence[dict[str, Any]], radicals: Mapping[str, Radical] | None = None
+) -> list[dict[str, Any]]:
     """One entry per character, in order of first appearance in the word list.
 
     A character that is itself a word takes that word's reading and gloss. Otherwise it is
     explained through the most common word containing it (lowest frequency rank, then list
     order), preferring a word where it keeps its own tone: 生 is taught as shēng (医生), not
     as the neutral sheng of 先生. Characters only ever met toneless (么, 们, 子) stay toneless.
-    A word's radical in the source is its first character's, so that is where radicals come
-    from; characters never first in a word have none here.
+    Radicals are ``radicals``' (see find_radicals), by default only those the words give.
     """
+    if radicals is None:
+        radicals = list_radicals([("", words)])
     by_hanzi = {w["hanzi"]: w for w in words}
     order: list[str] = []
     containing: dict[str, list[dict[str, Any]]] = {}
-    radicals: dict[str, str] = {}
     for w in words:
-        first = w["hanzi"][0]
-        if w["radical"]:
-            known = radicals.setdefault(first, w["radical"])
-            if known != w["radical"]:
-                raise BuildError(f"{first}: radical {known} vs {w['radical']} in {w['hanzi']}")
         for char in dict.fromkeys(w["hanzi"]):
             if char not in containing:
                 order.append(char)
@@ -292,22 +474,42 @@ def build_characters(words: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             example = ranked[0]
             pinyin = example["syllables"][example["hanzi"].index(char)].lower()
             meaning = f"as in {example['hanzi']} ({example['pinyin']}): {example['meanings'][0]}"
-        characters.append(
-            {
-                "hanzi": char,
-                "pinyin": pinyin,
-                "meaning": meaning,
-                "words": [w["hanzi"] for w in holders],
-                "radical": radicals.get(char, ""),
-            }
-        )
+        entry: dict[str, Any] = {
+            "hanzi": char,
+            "pinyin": pinyin,
+            "meaning": meaning,
+            "words": [w["hanzi"] for w in holders],
+            "radical": "",
+        }
+        found = radicals.get(char)
+        if found is not None:
+            entry["radical"] = found.radical
+            if found.origin:
+                entry["radical_from"] = found.origin
+        characters.append(entry)
     return characters
 
 
-def build(source: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The data file's content: words as taught, and the characters they are written with."""
+def build(
+    source: Sequence[dict[str, Any]],
+    *,
+    radical_lists: Sequence[tuple[str, Sequence[dict[str, Any]]]] | None = None,
+    strokes: StrokeData | None = None,
+) -> dict[str, Any]:
+    """The data file's content: words as taught, and the characters they are written with.
+
+    ``radical_lists`` are (name, entries) of other word lists to take radicals from, and
+    ``strokes`` the stroke data to match the rest against; by default the HSK 3.0 level 1 list
+    and the committed HSK 1 stroke file.
+    """
+    if radical_lists is None:
+        radical_lists = [(p.name, load_source(p)) for p in DEFAULT_RADICAL_LISTS]
+    if strokes is None:
+        strokes = StrokeData(HSK1_STROKES)
     words = build_words(source)
-    characters = build_characters(words)
+    charset = "".join(dict.fromkeys(ch for w in words for ch in w["hanzi"]))
+    radicals = find_radicals(charset, [("", words), *radical_lists], strokes)
+    characters = build_characters(words, radicals)
     for w in words:
         del w["syllables"]
     return {
@@ -341,12 +543,26 @@ def render(data: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument(
+        "--radicals-from",
+        type=Path,
+        action="append",
+        help="another word list to take radicals from (repeatable; default: the HSK 3.0 one)",
+    )
+    parser.add_argument("--strokes", type=Path, default=HSK1_STROKES, help="stroke data JSON")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--check", action="store_true", help="fail if the output is stale")
     args = parser.parse_args(argv)
+    lists: list[Path] = args.radicals_from or list(DEFAULT_RADICAL_LISTS)
     try:
-        text = render(build(load_source(args.source)))
-    except BuildError as exc:
+        text = render(
+            build(
+                load_source(args.source),
+                radical_lists=[(p.name, load_source(p)) for p in lists],
+                strokes=StrokeData(args.strokes),
+            )
+        )
+    except (BuildError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.check:

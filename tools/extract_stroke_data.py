@@ -3,8 +3,10 @@
 Usage: python tools/extract_stroke_data.py [SOURCE] [--output PATH] [--check]
 
 SOURCE is the unpacked npm package (default .cache/hanzi-writer-data, filled by
-tools/fetch_stroke_data.sh). The output keeps only ``strokes`` and ``medians``, is committed,
-and travels with the Arphic Public License it is derived under. ``--check`` exits non-zero if
+tools/fetch_stroke_data.sh). The output keeps ``strokes``, ``medians`` and, where the package has
+it, ``radStrokes`` (which strokes form the radical: the hint ladder draws them, and
+tools/build_hsk_data.py names radicals from them); it is committed, and travels with the Arphic
+Public License it is derived under. ``--check`` exits non-zero if
 the committed file is out of date.
 """
 
@@ -29,7 +31,7 @@ LICENCE_NAME = "LICENSE-ARPHIC.txt"
 
 
 def extract(source: Path, charset: str) -> str:
-    """The compact JSON text: char -> {"strokes": [...], "medians": [...]}, in charset order."""
+    """The compact JSON text: char -> {"strokes", "medians"[, "radStrokes"]}, in charset order."""
     data = StrokeData(source)
     missing = [ch for ch in charset if ch not in data]
     if missing:
@@ -40,7 +42,16 @@ def extract(source: Path, charset: str) -> str:
         # Refuse to commit data the generator cannot read: every stroke needs an outline.
         if not all(parse_char(ch, raw).outlines):
             raise SystemExit(f"{source}: {ch} has a stroke without a usable outline")
-        out[ch] = {"strokes": raw["strokes"], "medians": raw["medians"]}
+        entry: dict[str, object] = {"strokes": raw["strokes"], "medians": raw["medians"]}
+        radical = [int(i) for i in raw.get("radStrokes", ())]
+        if radical:
+            # The runtime drops indices it cannot use, which would draw the wrong part: refuse.
+            if radical != sorted(set(radical)) or not 0 <= radical[0] <= radical[-1] < len(
+                raw["medians"]
+            ):
+                raise SystemExit(f"{source}: {ch} has radStrokes {radical} out of order or range")
+            entry["radStrokes"] = radical
+        out[ch] = entry
     return json.dumps(out, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
