@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, TypeAlias
 
 from telegram import (
     Bot,
     BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
     Chat,
     ChatMember,
+    ChatMemberRestricted,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -28,6 +34,7 @@ from telegram import (
 from telegram.constants import ChatAction, ChatType
 from telegram.error import (
     BadRequest,
+    ChatMigrated,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -49,6 +56,7 @@ from bot.core import COMMANDS, Core, too_large_values
 from bot.i18n import available_languages, t
 from bot.messages import Button, ChatKind, ChatRef, IncomingMessage, Photo, Reply, UserRef
 from bot.scheduler import ChatGone, Sender
+from bot.telegram.webhook import WebhookConfig, WebhookServer, new_secret
 from config import Settings
 from storage.protocols import ChatRecord
 
@@ -62,10 +70,23 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_COMMAND_DESCRIPTION = 256
+# The cloud Bot API refuses getFile above this (a self-hosted server has no such limit); the
+# round 20 MB Telegram documents, a little under the real 20 MiB.
+CLOUD_DOWNLOAD_LIMIT = 20_000_000
+# Telegram shows a chat action for five seconds; grading may take longer.
+TYPING_REFRESH = 4.0
 # Only what the handlers below use: Telegram then does not send the rest at all.
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
 ADMIN_STATUSES = frozenset({ChatMember.OWNER, ChatMember.ADMINISTRATOR})
-GONE_STATUSES = frozenset({ChatMember.LEFT, ChatMember.BANNED})
+PRESENT_STATUSES = ADMIN_STATUSES | {ChatMember.MEMBER}
+GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
+# Documents that are surely not pictures are refused before downloading; a generic type
+# (or none) is downloaded and judged by its bytes.
+GENERIC_MIME_TYPES = frozenset({"", "application/octet-stream"})
+# Commands that read every photo of an album; any other album answers with its first photo.
+ALBUM_COMMANDS = frozenset({"ocr"})
+# Telegram takes command menus for two-letter ISO 639-1 language codes only.
+TELEGRAM_LANGUAGE = re.compile(r"[a-z]{2}")
 # httpx logs every request URL at INFO, and every Bot API URL contains the token.
 TOKEN_LEAKING_LOGGERS = ("httpx", "httpcore")
 
@@ -173,17 +194,39 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return [chunk.rstrip("\n") for chunk in chunks if chunk.strip()]
 
 
-def bot_commands(language: str) -> list[BotCommand]:
+class Audience(StrEnum):
+    """Who sees a command menu: Telegram picks the most specific scope for each user."""
+
+    PRIVATE = "private"  # everyone runs every command in their own chat
+    MEMBERS = "members"  # a group's members: the admin commands would only be refused
+    ADMINS = "admins"  # a group's admins: everything, the admin commands marked
+
+
+def bot_commands(language: str, audience: Audience = Audience.ADMINS) -> list[BotCommand]:
     """The command menu: what /help lists, without the operators' commands."""
     commands: list[BotCommand] = []
     for spec in COMMANDS.values():
-        if spec.operator:
+        if spec.operator or (spec.admin and audience is Audience.MEMBERS):
             continue
         description = t(spec.description_key, language)
-        if spec.admin:
+        if spec.admin and audience is Audience.ADMINS:
             description += t("help.admin_marker", language)
         commands.append(BotCommand(spec.name, description[:MAX_COMMAND_DESCRIPTION]))
     return commands
+
+
+def _command(text: str) -> str:
+    """``/OCR@HanziBot`` -> "ocr"; "" for text that is not a command."""
+    if not text.startswith("/"):
+        return ""
+    return text.split(maxsplit=1)[0][1:].partition("@")[0].lower()
+
+
+def _present(member: ChatMember) -> bool:
+    """Whether this membership puts the bot in the chat (a restricted member may be out)."""
+    if isinstance(member, ChatMemberRestricted):
+        return member.is_member
+    return member.status in PRESENT_STATUSES
 
 
 def _chat_ref(chat: Chat) -> ChatRef:
@@ -199,8 +242,7 @@ def _addressed_to(text: str, username: str) -> bool:
     return not at or name.lower() == username.lower()
 
 
-def _received_at(message: Message) -> datetime:
-    moment = message.date
+def _received_at(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
@@ -209,6 +251,63 @@ def _reply_parameters(message_id: int | None) -> ReplyParameters | None:
         return None
     # The user may have deleted their message by the time we answer.
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+def _thread(message: Message) -> int | None:
+    # Forum topics: an answer outside the topic would land in the group's General topic.
+    return message.message_thread_id if message.is_topic_message else None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """What a message says about its photo or document before anything is downloaded."""
+
+    file_id: str
+    declared_size: int | None
+    filename: str
+    mime_type: str
+
+    @classmethod
+    def of(cls, message: Message) -> IncomingFile | None:
+        if message.photo:
+            # Telegram sends several sizes of a compressed photo; graders want the largest.
+            largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+            return cls(
+                largest.file_id, largest.file_size, f"{largest.file_unique_id}.jpg", "image/jpeg"
+            )
+        document = message.document
+        if document is None:
+            return None
+        return cls(
+            document.file_id,
+            document.file_size,
+            document.file_name or "",
+            (document.mime_type or "").lower(),
+        )
+
+    @property
+    def surely_not_an_image(self) -> bool:
+        return not self.mime_type.startswith("image/") and self.mime_type not in GENERIC_MIME_TYPES
+
+
+class Albums:
+    """The first caption of each recent album (media group), whose photos arrive one by one."""
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self._max_entries = max_entries
+        self._captions: OrderedDict[tuple[int, str], str] = OrderedDict()
+
+    def caption(self, chat_id: int, group_id: str, text: str) -> tuple[bool, str]:
+        """(whether this is the album's first item, the text that goes with it): an item
+        without a caption of its own inherits the first one's."""
+        key = (chat_id, group_id)
+        first = self._captions.get(key)
+        if first is None:
+            self._captions[key] = text
+            while len(self._captions) > self._max_entries:
+                self._captions.popitem(last=False)
+            return True, text
+        return False, text or first
 
 
 class TelegramAdapter:
@@ -221,12 +320,15 @@ class TelegramAdapter:
         max_photo_bytes: int,
         language: str = "en",
         admin_cache: AdminCache | None = None,
+        download_limit: int | None = None,
     ) -> None:
         self._core = core
-        self._max_photo_bytes = max_photo_bytes
+        # The smaller of our own limit and what the Bot API serves (None: a local server).
+        self._max_file_bytes = min(max_photo_bytes, download_limit or max_photo_bytes)
         self._language = language
         self._admins = admin_cache or AdminCache()
         self._actions = CallbackActions()
+        self._albums = Albums()
         # Updates are processed concurrently, but one chat's messages stay in order.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -244,7 +346,8 @@ class TelegramAdapter:
             .token(token)
             .base_url(base_url or DEFAULT_BASE_URL)
             .base_file_url(base_file_url or DEFAULT_BASE_FILE_URL)
-            # Waits out Telegram's flood control twice before giving up on a message.
+            # Keeps under Telegram's flood limits (30 messages/s overall, 20/min per group)
+            # by queueing, and waits out a flood-control answer twice before giving up.
             .rate_limiter(AIORateLimiter(max_retries=2))
             .concurrent_updates(True)
             # The bot has its own scheduler; PTB's job queue would be a second one.
@@ -266,11 +369,27 @@ class TelegramAdapter:
         application.add_error_handler(self.on_error)
 
     async def publish_commands(self, bot: Bot) -> None:
-        """The command menu Telegram shows next to the text field, in every language we have."""
-        await bot.set_my_commands(bot_commands(self._language))
-        for language in available_languages():
-            if language != self._language:
-                await bot.set_my_commands(bot_commands(language), language_code=language)
+        """The command menus Telegram shows next to the text field: private chats, group
+        members and group admins each see what they can use, in every language we have."""
+        others = [
+            language
+            for language in available_languages()
+            if language != self._language and TELEGRAM_LANGUAGE.fullmatch(language)
+        ]
+        # No language code: the menu of everyone whose language has no menu of its own.
+        for code in [None, *others]:
+            language = code or self._language
+            await bot.set_my_commands(bot_commands(language, Audience.PRIVATE), language_code=code)
+            await bot.set_my_commands(
+                bot_commands(language, Audience.MEMBERS),
+                scope=BotCommandScopeAllGroupChats(),
+                language_code=code,
+            )
+            await bot.set_my_commands(
+                bot_commands(language, Audience.ADMINS),
+                scope=BotCommandScopeAllChatAdministrators(),
+                language_code=code,
+            )
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -288,33 +407,54 @@ class TelegramAdapter:
             and replied.from_user is not None
             and replied.from_user.id == context.bot.id
         )
-        has_file = bool(message.photo or message.document)
+        file = IncomingFile.of(message)
         if (
             chat.kind is ChatKind.GROUP
-            and not has_file
+            and file is None
             and not text.startswith("/")
             and not replied_to_bot
         ):
             return  # ordinary conversation in a group is not for us
-        reply_to = message.message_id if chat.kind is ChatKind.GROUP else None
+        if file is not None and message.media_group_id:
+            first, text = self._albums.caption(message.chat.id, message.media_group_id, text)
+            if not first and _command(text) not in ALBUM_COMMANDS:
+                # One photo is one answer: grading the rest would count them as more tries
+                # (or as answers to the practice cards that follow).
+                log.info(
+                    "telegram.album_photo_skipped",
+                    extra={"fields": {"chat": message.chat.id, "message": message.message_id}},
+                )
+                return
+        reply_to = _reply_to(message)
+        thread = _thread(message)
+        bot = context.bot
         async with self._serialized(message.chat.id):
             photo: Photo | None = None
-            if has_file:
-                photo = await self._download(context.bot, message, reply_to)
-                if photo is None:
-                    return
-            user = await self._user_ref(context.bot, message.chat, message.from_user, message)
-            incoming = IncomingMessage(
-                chat=chat,
-                user=user,
-                text=text,
-                photo=photo,
-                message_id=str(message.message_id),
-                reply_to_prompt=replied_to_bot,
-                reply_to_message_id=str(replied.message_id) if replied_to_bot and replied else "",
-                received_at=_received_at(message),
-            )
-            await self._deliver(context.bot, incoming, message.chat.id, reply_to)
+            if file is not None and not await self._acceptable(bot, message, file, thread):
+                return
+            async with self._typing(bot, message.chat.id, active=file is not None):
+                if file is not None:
+                    photo = await self._download(bot, message, file, thread)
+                    if photo is None:
+                        return
+                user = await self._user_ref(
+                    bot, message.chat, message.from_user, message, check_admin=bool(_command(text))
+                )
+                incoming = IncomingMessage(
+                    chat=chat,
+                    user=user,
+                    text=text,
+                    photo=photo,
+                    message_id=str(message.message_id),
+                    reply_to_prompt=replied_to_bot,
+                    reply_to_message_id=(
+                        str(replied.message_id) if replied_to_bot and replied else ""
+                    ),
+                    received_at=_received_at(message.date),
+                )
+                replies = await self._core.handle(incoming)
+            for reply in replies:
+                await self.render(bot, message.chat.id, reply, reply_to=reply_to, thread=thread)
 
     async def on_callback(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -331,23 +471,41 @@ class TelegramAdapter:
         if message is None:
             return  # a button under an inline-mode message: no chat to answer in
         chat = _chat_ref(message.chat)
+        thread = _thread(message) if isinstance(message, Message) else None
         async with self._serialized(message.chat.id):
-            user = await self._user_ref(context.bot, message.chat, query.from_user, None)
+            user = await self._user_ref(
+                context.bot, message.chat, query.from_user, None, check_admin=True
+            )
             incoming = IncomingMessage(chat=chat, user=user, action=action)
-            await self._deliver(context.bot, incoming, message.chat.id, None)
+            await self._deliver(context.bot, incoming, message.chat.id, thread)
 
     async def on_my_chat_member(self, update: Update, context: Context) -> None:
         change = update.my_chat_member
         if change is None:
             return
-        status = change.new_chat_member.status
-        fields = {"chat": change.chat.id, "status": status}
-        if status in GONE_STATUSES:
+        chat = _chat_ref(change.chat)
+        was_in, is_in = _present(change.old_chat_member), _present(change.new_chat_member)
+        fields = {"chat": change.chat.id, "status": change.new_chat_member.status}
+        if not is_in:
             # Removed from a group, or blocked in a private chat: stop posting there.
             log.info("telegram.removed_from_chat", extra={"fields": fields})
-            await self._core.chat_removed(_chat_ref(change.chat))
-        else:
+            await self._core.chat_removed(chat)
+            return
+        if was_in or change.chat.type not in GROUP_TYPES:
+            # A promotion, or a private chat unblocked (its user sends /start themselves).
             log.info("telegram.membership_changed", extra={"fields": fields})
+            return
+        # Added to a group: the chat is (re)activated and the group learns how to play, just
+        # as if whoever added the bot had sent /start.
+        log.info("telegram.added_to_chat", extra={"fields": fields})
+        async with self._serialized(change.chat.id):
+            user = await self._user_ref(
+                context.bot, change.chat, change.from_user, None, check_admin=False
+            )
+            incoming = IncomingMessage(
+                chat=chat, user=user, text="/start", received_at=_received_at(change.date)
+            )
+            await self._deliver(context.bot, incoming, change.chat.id, None)
 
     async def on_error(self, update: object, context: Context) -> None:
         """Logs what a handler raised; PTB carries on with the next update either way."""
@@ -377,9 +535,31 @@ class TelegramAdapter:
         async with lock:
             yield
 
-    async def _user_ref(self, bot: Bot, chat: Chat, user: User, message: Message | None) -> UserRef:
+    @contextlib.asynccontextmanager
+    async def _typing(self, bot: Bot, chat_id: int, *, active: bool) -> AsyncIterator[None]:
+        """ "typing..." from the download until the grade is known, renewed as it fades."""
+        if not active:
+            yield
+            return
+
+        async def keep_typing() -> None:
+            while True:
+                await self._chat_action(bot, chat_id, ChatAction.TYPING)
+                await asyncio.sleep(TYPING_REFRESH)
+
+        task = asyncio.create_task(keep_typing())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _user_ref(
+        self, bot: Bot, chat: Chat, user: User, message: Message | None, *, check_admin: bool
+    ) -> UserRef:
         is_admin = False
-        if chat.type != ChatType.PRIVATE:
+        if chat.type != ChatType.PRIVATE and check_admin:
             sender_chat = message.sender_chat if message is not None else None
             if sender_chat is not None and sender_chat.id == chat.id:
                 is_admin = True  # an anonymous admin, writing as the group itself
@@ -394,6 +574,9 @@ class TelegramAdapter:
         )
 
     async def _is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+        # Asked only for commands and buttons, which may be admin-only: AIORateLimiter counts
+        # getChatMember against the group's 20 requests a minute, and a class sending its
+        # photos at once needs those for the answers.
         cached = self._admins.get(chat_id, user_id)
         if cached is not None:
             return cached
@@ -410,45 +593,54 @@ class TelegramAdapter:
         self._admins.put(chat_id, user_id, is_admin)
         return is_admin
 
-    async def _download(self, bot: Bot, message: Message, reply_to: int | None) -> Photo | None:
+    async def _acceptable(
+        self, bot: Bot, message: Message, file: IncomingFile, thread: int | None
+    ) -> bool:
+        """Refuses, from what Telegram declares, a file we would download for nothing."""
+        size = file.declared_size
+        if size is not None and size > self._max_file_bytes:
+            why = "too_large"
+            text = t(
+                "photo.too_large", self._language, **too_large_values(size, self._max_file_bytes)
+            )
+        elif file.surely_not_an_image:
+            why = "not_image"
+            text = t("photo.not_image", self._language)
+        else:
+            return True
+        fields = {"chat": message.chat.id, "size": size, "why": why}
+        log.info("telegram.file_refused", extra={"fields": fields})
+        reply = Reply(text=text)
+        await self.render(bot, message.chat.id, reply, reply_to=_reply_to(message), thread=thread)
+        return False
+
+    async def _download(
+        self, bot: Bot, message: Message, file: IncomingFile, thread: int | None
+    ) -> Photo | None:
         """The bytes of a photo or document, or None after telling the user why not."""
         chat_id = message.chat.id
-        if message.photo:
-            # Telegram sends several sizes of a compressed photo; graders want the largest.
-            largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-            file_id, declared = largest.file_id, largest.file_size
-            filename, mime_type = f"{largest.file_unique_id}.jpg", "image/jpeg"
-        else:
-            document = message.document
-            assert document is not None
-            file_id, declared = document.file_id, document.file_size
-            filename, mime_type = document.file_name or "", document.mime_type or ""
-        if declared is not None and declared > self._max_photo_bytes:
-            # Refused before downloading: the size Telegram declares is enough to say no.
-            log.info(
-                "telegram.file_too_large",
-                extra={"fields": {"chat": chat_id, "size": declared}},
-            )
-            text = t(
-                "photo.too_large",
-                self._language,
-                **too_large_values(declared, self._max_photo_bytes),
-            )
-            await self.render(bot, chat_id, Reply(text=text), reply_to=reply_to)
-            return None
-        await self._chat_action(bot, chat_id, ChatAction.TYPING)
         try:
-            file = await bot.get_file(file_id)
-            data = bytes(await file.download_as_bytearray())
+            remote = await bot.get_file(file.file_id)
+            data = bytes(await remote.download_as_bytearray())
         except TelegramError as exc:
             log.warning(
                 "telegram.download_failed",
                 extra={"fields": {"chat": chat_id, "error": type(exc).__name__}},
             )
-            text = t("photo.download_failed", self._language)
-            await self.render(bot, chat_id, Reply(text=text), reply_to=reply_to)
+            size = file.declared_size or 0
+            if size > CLOUD_DOWNLOAD_LIMIT and "too big" in str(exc).lower():
+                # Our limit is above what this Bot API server serves.
+                text = t(
+                    "photo.too_large",
+                    self._language,
+                    **too_large_values(size, CLOUD_DOWNLOAD_LIMIT),
+                )
+            else:
+                text = t("photo.download_failed", self._language)
+            reply = Reply(text=text)
+            await self.render(bot, chat_id, reply, reply_to=_reply_to(message), thread=thread)
             return None
-        return Photo(data=data, filename=filename, mime_type=mime_type)
+        return Photo(data=data, filename=file.filename, mime_type=file.mime_type)
 
     async def _chat_action(self, bot: Bot, chat_id: int, action: str) -> None:
         # Private chats only: AIORateLimiter counts every request naming a group against that
@@ -460,10 +652,10 @@ class TelegramAdapter:
             await bot.send_chat_action(chat_id, action)
 
     async def _deliver(
-        self, bot: Bot, incoming: IncomingMessage, chat_id: int, reply_to: int | None
+        self, bot: Bot, incoming: IncomingMessage, chat_id: int, thread: int | None
     ) -> None:
         for reply in await self._core.handle(incoming):
-            await self.render(bot, chat_id, reply, reply_to=reply_to)
+            await self.render(bot, chat_id, reply, thread=thread)
 
     def _markup(self, buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
         if not buttons:
@@ -480,12 +672,21 @@ class TelegramAdapter:
         )
 
     async def render(
-        self, bot: Bot, chat_id: int, reply: Reply, *, reply_to: int | None = None
+        self,
+        bot: Bot,
+        chat_id: int,
+        reply: Reply,
+        *,
+        reply_to: int | None = None,
+        thread: int | None = None,
     ) -> str:
         """Sends one Reply: a photo (captioned when the text fits), text, a document, buttons
         last; returns the id of the last message sent."""
         markup = self._markup(reply.buttons)
-        parameters = _reply_parameters(reply_to)
+        where: dict[str, Any] = {
+            "reply_parameters": _reply_parameters(reply_to),
+            "message_thread_id": thread,
+        }
         text = reply.text.strip()
         last_id = ""
         if reply.image is not None:
@@ -496,7 +697,7 @@ class TelegramAdapter:
                 InputFile(reply.image.data, filename=reply.image.filename),
                 caption=text if as_caption and text else None,
                 reply_markup=markup if as_caption else None,
-                reply_parameters=parameters,
+                **where,
             )
             if as_caption:
                 return str(sent.message_id)
@@ -505,10 +706,7 @@ class TelegramAdapter:
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1 and reply.document is None
             sent = await bot.send_message(
-                chat_id,
-                chunk,
-                reply_markup=markup if last else None,
-                reply_parameters=parameters,
+                chat_id, chunk, reply_markup=markup if last else None, **where
             )
             last_id = str(sent.message_id)
         if reply.document is not None:
@@ -517,10 +715,15 @@ class TelegramAdapter:
                 chat_id,
                 InputFile(reply.document.data, filename=reply.document.filename),
                 reply_markup=markup,
-                reply_parameters=parameters,
+                **where,
             )
             last_id = str(sent.message_id)
         return last_id
+
+
+def _reply_to(message: Message) -> int | None:
+    """In a group the answer quotes the message it answers; a private chat needs no threading."""
+    return message.message_id if message.chat.type != ChatType.PRIVATE else None
 
 
 class TelegramSender:
@@ -537,6 +740,18 @@ class TelegramSender:
             )
         except Forbidden as exc:
             raise ChatGone(str(exc)) from exc
+        except ChatMigrated as exc:
+            # A group upgraded to a supergroup: it lives on under a new id, which becomes a
+            # chat of its own as soon as someone writes there.
+            log.warning(
+                "telegram.chat_migrated",
+                extra={"fields": {"chat": chat.id, "new_id": exc.new_chat_id}},
+            )
+            raise ChatGone(str(exc)) from exc
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                raise ChatGone(str(exc)) from exc  # the group was deleted
+            raise
 
 
 def _quiet_token_leaking_loggers() -> None:
@@ -546,7 +761,7 @@ def _quiet_token_leaking_loggers() -> None:
             logger.setLevel(logging.WARNING)
 
 
-def _start_failure(error: Exception, token: str) -> dict[str, object]:
+def _start_failure(error: BaseException, token: str) -> dict[str, object]:
     """Fields for the one telegram.start_failed line; never the token, which PTB's
     InvalidToken message quotes in full."""
     if isinstance(error, InvalidToken):
@@ -555,12 +770,20 @@ def _start_failure(error: Exception, token: str) -> dict[str, object]:
         reason = "timed out reaching the Bot API"
     elif isinstance(error, TelegramError):
         reason = str(error).replace(token, "***")
+    elif isinstance(error, OSError):
+        reason = f"cannot listen for the webhook: {error.strerror or error}"
     else:
         reason = "unexpected error"
     return {"error": type(error).__name__, "reason": reason}
 
 
-async def _start(application: TelegramApp, adapter: TelegramAdapter, poll_timeout: float) -> None:
+async def _start(
+    application: TelegramApp,
+    adapter: TelegramAdapter,
+    poll_timeout: float,
+    webhook: WebhookConfig | None,
+) -> WebhookServer | None:
+    """Start receiving updates: long polling, or a webhook server when ``webhook`` is set."""
     await application.initialize()  # calls getMe: a bad token fails here
     try:
         await adapter.publish_commands(application.bot)
@@ -568,17 +791,35 @@ async def _start(application: TelegramApp, adapter: TelegramAdapter, poll_timeou
         # A missing command menu is cosmetic; the bot works without it.
         log.warning("telegram.commands_failed", extra={"fields": {"error": type(exc).__name__}})
     await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(
-        timeout=int(poll_timeout),
-        allowed_updates=list(ALLOWED_UPDATES),
-        error_callback=adapter.on_polling_error,
-    )
+    if webhook is None:
+        assert application.updater is not None
+        # Also removes a webhook left from an earlier run, or Telegram refuses getUpdates.
+        await application.updater.start_polling(
+            timeout=int(poll_timeout),
+            allowed_updates=list(ALLOWED_UPDATES),
+            error_callback=adapter.on_polling_error,
+        )
+        return None
+    secret = webhook.secret or new_secret()
+    server = WebhookServer(application, webhook.path, secret)
+    # Listening before Telegram is told where to post, so the first update finds us.
+    await server.start(webhook.listen, webhook.port)
+    try:
+        await application.bot.set_webhook(
+            webhook.url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES)
+        )
+    except BaseException:
+        await server.stop()
+        raise
+    return server
 
 
-async def _stop(application: TelegramApp) -> None:
+async def _stop(application: TelegramApp, server: WebhookServer | None = None) -> None:
     """Undo whatever part of _start happened; safe after a failed start."""
     steps: list[tuple[str, Callable[[], Any]]] = []
+    if server is not None:
+        # The webhook stays set: Telegram keeps what arrives meanwhile until we are back.
+        steps.append(("webhook", server.stop))
     if application.updater is not None and application.updater.running:
         steps.append(("updater", application.updater.stop))
     if application.running:
@@ -611,8 +852,10 @@ async def run_telegram(
     max_retry: float = 300.0,
     poll_timeout: float = 10.0,
     senders: MutableMapping[str, Sender] | None = None,
+    webhook: WebhookConfig | None = None,
 ) -> None:
-    """Poll Telegram until ``stop`` is set.
+    """Receive Telegram updates until ``stop`` is set: by long polling, or by webhook when
+    ``webhook`` (or HANZI_TELEGRAM_WEBHOOK_URL) says where.
 
     A start that fails (bad token, no network) is logged as one line and retried with
     exponential backoff, so a Telegram outage never takes the process down.
@@ -621,10 +864,13 @@ async def run_telegram(
         raise ValueError("run_telegram needs settings.telegram_token")
     token = settings.telegram_token.get_secret_value()
     _quiet_token_leaking_loggers()
-    if settings.telegram_webhook_url:
-        log.warning("telegram.webhook_ignored", extra={"fields": {"mode": "polling"}})
+    webhook = webhook or WebhookConfig.from_settings(settings)
     adapter = TelegramAdapter(
-        core, max_photo_bytes=settings.max_photo_bytes, language=settings.language
+        core,
+        max_photo_bytes=settings.max_photo_bytes,
+        language=settings.language,
+        # Telegram's own servers serve files up to 20 MB; a self-hosted one has no limit.
+        download_limit=None if settings.telegram_base_url else CLOUD_DOWNLOAD_LIMIT,
     )
     delay = first_retry
     while not stop.is_set():
@@ -634,24 +880,30 @@ async def run_telegram(
             base_file_url=settings.telegram_base_file_url,
         )
         started = False
+        server: WebhookServer | None = None
         try:
             try:
-                await _start(application, adapter, poll_timeout)
+                server = await _start(application, adapter, poll_timeout, webhook)
                 started = True
             except Exception as exc:
                 fields = {**_start_failure(exc, token), "retry_in": delay}
-                # A Telegram error is explained by its type; anything else is our bug.
-                trace = None if isinstance(exc, TelegramError) else exc
+                # A Telegram error is explained by its type, a busy port by its message;
+                # anything else is our bug.
+                trace = None if isinstance(exc, TelegramError | OSError) else exc
                 log.error("telegram.start_failed", exc_info=trace, extra={"fields": fields})
             if started:
-                log.info("telegram.started", extra={"fields": {"bot": application.bot.username}})
+                mode = "polling" if webhook is None else "webhook"
+                log.info(
+                    "telegram.started",
+                    extra={"fields": {"bot": application.bot.username, "mode": mode}},
+                )
                 if senders is not None:
                     senders[PLATFORM] = TelegramSender(adapter, application.bot)
                 await stop.wait()
         finally:
             if senders is not None:
                 senders.pop(PLATFORM, None)
-            await _stop(application)
+            await _stop(application, server)
         if started:
             log.info("telegram.stopped")
             return

@@ -1,7 +1,8 @@
 """A fake Telegram Bot API server on 127.0.0.1, so the real PTB client can be tested end to end.
 
-It serves queued updates through getUpdates, hands out files registered by the test, answers
-the send* methods with plausible Message objects and records every call it gets.
+It serves queued updates through getUpdates (or builds them for a webhook test to post), hands
+out files registered by the test, answers the send* methods with plausible Message objects and
+records every call it gets.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Call:
     method: str
     params: dict[str, str]
     files: dict[str, bytes] = field(default_factory=dict)
+    # Answered with an error (fail_next): Telegram delivered nothing.
+    failed: bool = False
 
     def json(self, name: str) -> Any:
         """A parameter PTB sent JSON-encoded (reply_markup, commands, reply_parameters...)."""
@@ -95,8 +98,10 @@ class FakeTelegram:
         self.downloads: list[str] = []
         # (chat id, user id) pairs getChatMember reports as administrators.
         self.admins: set[tuple[int, int]] = set()
-        # method -> (error code, description) for the next call of that method.
-        self.failures: dict[str, list[tuple[int, str]]] = {}
+        # method -> (error code, description, retry_after) for the next calls of that method.
+        self.failures: dict[str, list[tuple[int, str, int]]] = {}
+        # Every message the bot sent, by message id, so a test can reply to one.
+        self.bot_messages: dict[int, JSON] = {}
         self._files: dict[str, FakeFile] = {}
         self._updates: list[JSON] = []
         self._next_update_id = 1
@@ -132,16 +137,32 @@ class FakeTelegram:
 
     # -- what the test does ------------------------------------------------------------
 
-    def _message(self, chat: FakeChat, user: FakeUser, **content: Any) -> JSON:
+    def _message(
+        self,
+        chat: FakeChat,
+        user: FakeUser,
+        *,
+        reply_to: int | None = None,
+        thread: int | None = None,
+        **content: Any,
+    ) -> JSON:
+        """A message from ``user``; ``reply_to`` is the id of a message the bot sent,
+        ``thread`` a forum topic."""
         self._chats[chat.id] = chat.json()
         self._next_message_id += 1
-        return {
+        message: JSON = {
             "message_id": self._next_message_id,
             "date": int(time.time()),
             "chat": chat.json(),
             "from": user.json(),
             **content,
         }
+        if reply_to is not None:
+            message["reply_to_message"] = self.bot_messages[reply_to]
+        if thread is not None:
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
+        return message
 
     async def push(self, update: JSON) -> JSON:
         """Queue one update (without update_id) for the bot's next getUpdates."""
@@ -152,8 +173,14 @@ class FakeTelegram:
             self._changed.notify_all()
         return update
 
-    async def push_text(
-        self, chat: FakeChat, user: FakeUser, text: str, *, reply_to_bot: bool = False
+    def text_message(
+        self,
+        chat: FakeChat,
+        user: FakeUser,
+        text: str,
+        *,
+        reply_to_bot: bool = False,
+        thread: int | None = None,
     ) -> JSON:
         content: JSON = {"text": text}
         if text.startswith("/"):
@@ -162,7 +189,18 @@ class FakeTelegram:
             ]
         if reply_to_bot:
             content["reply_to_message"] = self._message(chat, self.bot, text="Today's challenge")
-        message = self._message(chat, user, **content)
+        return self._message(chat, user, thread=thread, **content)
+
+    async def push_text(
+        self,
+        chat: FakeChat,
+        user: FakeUser,
+        text: str,
+        *,
+        reply_to_bot: bool = False,
+        thread: int | None = None,
+    ) -> JSON:
+        message = self.text_message(chat, user, text, reply_to_bot=reply_to_bot, thread=thread)
         await self.push({"message": message})
         return message
 
@@ -180,9 +218,17 @@ class FakeTelegram:
         return file_id
 
     async def push_photo(
-        self, chat: FakeChat, user: FakeUser, data: bytes, *, caption: str = ""
+        self,
+        chat: FakeChat,
+        user: FakeUser,
+        data: bytes,
+        *,
+        caption: str = "",
+        reply_to: int | None = None,
+        album: str = "",
     ) -> JSON:
-        """A compressed photo: a small thumbnail and the full size, as Telegram sends them."""
+        """A compressed photo: a small thumbnail and the full size, as Telegram sends them.
+        ``album`` is the media_group_id of the album it belongs to."""
         thumb = self.add_file(data[: max(1, len(data) // 10)])
         full = self.add_file(data)
         sizes = [
@@ -198,7 +244,9 @@ class FakeTelegram:
         content: JSON = {"photo": sizes}
         if caption:
             content["caption"] = caption
-        message = self._message(chat, user, **content)
+        if album:
+            content["media_group_id"] = album
+        message = self._message(chat, user, reply_to=reply_to, **content)
         await self.push({"message": message})
         return message
 
@@ -212,6 +260,7 @@ class FakeTelegram:
         mime_type: str,
         size: int | None = None,
         caption: str = "",
+        album: str = "",
     ) -> JSON:
         file_id = self.add_file(data, size=size, name=file_name)
         document = {
@@ -224,6 +273,8 @@ class FakeTelegram:
         content: JSON = {"document": document}
         if caption:
             content["caption"] = caption
+        if album:
+            content["media_group_id"] = album
         message = self._message(chat, user, **content)
         await self.push({"message": message})
         return message
@@ -276,15 +327,28 @@ class FakeTelegram:
             }
         )
 
-    def fail_next(self, method: str, code: int = 400, description: str = "Bad Request") -> None:
-        self.failures.setdefault(method, []).append((code, description))
+    async def push_my_chat_member_added(self, chat: FakeChat, by: FakeUser) -> JSON:
+        return await self.push_my_chat_member(chat, by, old="left", new="member")
+
+    def fail_next(
+        self,
+        method: str,
+        code: int = 400,
+        description: str = "Bad Request",
+        *,
+        retry_after: int = 0,
+    ) -> None:
+        """Answer the next call of ``method`` with an error; ``retry_after`` makes it
+        Telegram's flood control (code 429)."""
+        self.failures.setdefault(method, []).append((code, description, retry_after))
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
 
     def sent(self) -> list[Call]:
-        """Every message the bot sent, in order."""
-        return [c for c in self.calls if c.method in ("sendMessage", "sendPhoto")]
+        """Every message the bot sent and Telegram delivered, in order."""
+        methods = ("sendMessage", "sendPhoto", "sendDocument")
+        return [c for c in self.calls if c.method in methods and not c.failed]
 
     async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
         """Wait until ``method`` has been called ``count`` times in all; returns those calls."""
@@ -334,9 +398,10 @@ class FakeTelegram:
         call = Call(method, params, files)
         failures = self.failures.get(method)
         if failures:
-            code, description = failures.pop(0)
+            code, description, retry_after = failures.pop(0)
+            call.failed = True
             await self._record(call)
-            return _error(code, description)
+            return _error(code, description, retry_after)
         handler = self._handlers().get(method.lower())
         result: Any = await handler(params) if handler is not None else True
         if isinstance(result, web.Response):
@@ -358,6 +423,7 @@ class FakeTelegram:
             "getfile": self._get_file,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
+            "senddocument": self._send_document,
             "getchatmember": self._get_chat_member,
             "getmycommands": self._get_my_commands,
         }
@@ -415,13 +481,15 @@ class FakeTelegram:
     def _sent_message(self, params: dict[str, str], **content: Any) -> JSON:
         chat_id = int(params["chat_id"])
         self._next_message_id += 1
-        return {
+        message = {
             "message_id": self._next_message_id,
             "date": int(time.time()),
             "chat": self._chats.get(chat_id, {"id": chat_id, "type": "private", "first_name": "x"}),
             "from": self.bot.json(),
             **content,
         }
+        self.bot_messages[self._next_message_id] = message
+        return message
 
     async def _send_message(self, params: dict[str, str]) -> Any:
         content: JSON = {"text": params.get("text", "")}
@@ -434,6 +502,13 @@ class FakeTelegram:
         content: JSON = {"photo": photo}
         if params.get("caption"):
             content["caption"] = params["caption"]
+        return self._sent_message(params, **content)
+
+    async def _send_document(self, params: dict[str, str]) -> Any:
+        document = {"file_id": "sent-document", "file_unique_id": "sent-doc"}
+        content: JSON = {"document": document}
+        if "reply_markup" in params:
+            content["reply_markup"] = json.loads(params["reply_markup"])
         return self._sent_message(params, **content)
 
     async def _get_chat_member(self, params: dict[str, str]) -> Any:
@@ -462,13 +537,18 @@ class FakeTelegram:
         }
 
     async def _get_my_commands(self, params: dict[str, str]) -> Any:
+        def key(values: dict[str, str]) -> tuple[str, str]:
+            scope = json.loads(values.get("scope") or '{"type": "default"}')["type"]
+            return scope, values.get("language_code", "")
+
         for call in reversed(self.calls):
-            if call.method == "setMyCommands" and "language_code" not in call.params:
+            if call.method == "setMyCommands" and key(call.params) == key(params):
                 return call.json("commands")
         return []
 
 
-def _error(code: int, description: str) -> web.Response:
-    return web.json_response(
-        {"ok": False, "error_code": code, "description": description}, status=code
-    )
+def _error(code: int, description: str, retry_after: int = 0) -> web.Response:
+    body: JSON = {"ok": False, "error_code": code, "description": description}
+    if retry_after:
+        body["parameters"] = {"retry_after": retry_after}
+    return web.json_response(body, status=code)

@@ -16,7 +16,8 @@ from telegram import Bot
 from bot.app import run_bot
 from bot.core import Core
 from bot.i18n import t
-from bot.messages import Button, Reply, ReplyImage
+from bot.messages import Button, Reply, ReplyFile, ReplyImage
+from bot.scheduler import Sender
 from bot.telegram.adapter import (
     MAX_TEXT,
     AdminCache,
@@ -78,10 +79,16 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 @asynccontextmanager
-async def polling(fake: FakeTelegram, core: Core, settings: Settings) -> AsyncIterator[None]:
+async def polling(
+    fake: FakeTelegram,
+    core: Core,
+    settings: Settings,
+    *,
+    senders: dict[str, Sender] | None = None,
+) -> AsyncIterator[None]:
     """run_telegram from start to a clean stop."""
     stop = asyncio.Event()
-    task = asyncio.create_task(run_telegram(core, settings, stop))
+    task = asyncio.create_task(run_telegram(core, settings, stop, senders=senders))
     await fake.wait_for("getUpdates")
     try:
         yield
@@ -125,12 +132,24 @@ async def test_help_and_today_are_answered(running: FakeTelegram) -> None:
     assert "Today's challenge" in answer.text
 
 
-async def test_the_command_menu_is_published_at_start(running: FakeTelegram) -> None:
-    [call] = running.calls_to("setMyCommands")
-    commands = {c["command"]: c["description"] for c in call.json("commands")}
-    assert commands["today"] == t("commands.today")
-    assert commands["challenge"] == t("commands.challenge") + t("help.admin_marker")
-    assert commands["export"].endswith(t("help.admin_marker"))  # listed, marked for admins
+async def test_the_command_menus_are_published_at_start(running: FakeTelegram) -> None:
+    menus = {}
+    for call in running.calls_to("setMyCommands"):
+        scope = call.json("scope")["type"] if "scope" in call.params else "default"
+        menus[scope] = {c["command"]: c["description"] for c in call.json("commands")}
+    assert "language_code" not in running.calls_to("setMyCommands")[0].params
+    # Private chats (the default scope): everything, nothing marked, all of it is yours.
+    private = menus["default"]
+    assert private["today"] == t("commands.today")
+    assert private["export"] == t("commands.export")
+    # Group members do not see what would only be refused to them.
+    members = menus["all_group_chats"]
+    assert "today" in members and "wrong" in members
+    assert not {"challenge", "review", "export"} & set(members)
+    # Group admins see everything, the admin commands marked.
+    admins = menus["all_chat_administrators"]
+    assert admins["challenge"] == t("commands.challenge") + t("help.admin_marker")
+    assert admins["today"] == t("commands.today")
 
 
 async def test_a_photo_is_downloaded_stored_and_answered(
@@ -170,7 +189,9 @@ async def test_ocr_as_a_photo_caption_reaches_the_core(running: FakeTelegram) ->
     assert answer.text == t("photo.ocr_unavailable")
 
 
-async def test_a_document_that_is_not_an_image_gets_a_clear_reply(running: FakeTelegram) -> None:
+async def test_a_document_that_is_not_an_image_gets_a_clear_reply(
+    running: FakeTelegram, storage: SqliteStorage
+) -> None:
     fake = running
     await reply_to(fake, fake.push_text(DM, ALICE, "/today"))
     answer = await reply_to(
@@ -180,7 +201,17 @@ async def test_a_document_that_is_not_an_image_gets_a_clear_reply(running: FakeT
         ),
     )
     assert answer.text == t("photo.not_image")
-    assert len(fake.downloads) == 1  # it was fetched: the core judges the bytes
+    assert fake.downloads == []  # its type says enough
+    # A file of no particular type is fetched, and the core judges its bytes.
+    answer = await reply_to(
+        fake,
+        fake.push_document(
+            DM, ALICE, b"%PDF-1.7", file_name="scan", mime_type="application/octet-stream"
+        ),
+    )
+    assert answer.text == t("photo.not_image")
+    assert len(fake.downloads) == 1
+    assert await storage.attempts.pending() == []
 
 
 async def test_an_oversized_document_is_refused_without_downloading(
@@ -197,6 +228,28 @@ async def test_an_oversized_document_is_refused_without_downloading(
     assert answer.text == t("photo.too_large", size_mb="5.0", limit_mb="2")
     assert fake.calls_to("getFile") == [] and fake.downloads == []
     assert await storage.attempts.pending() == []
+
+
+async def test_a_file_the_bot_api_will_not_serve_is_called_too_large(
+    fake: FakeTelegram, make_core: MakeCore, tmp_path: Path
+) -> None:
+    # Our own limit is 50 MB, but the Bot API serves 20 MB at most.
+    limit = 50_000_000
+    settings = load_settings(
+        {
+            "HANZI_TELEGRAM_TOKEN": TOKEN,
+            "HANZI_TELEGRAM_BASE_URL": fake.base_url,
+            "HANZI_TELEGRAM_BASE_FILE_URL": fake.base_file_url,
+            "HANZI_MAX_PHOTO_BYTES": str(limit),
+        }
+    )
+    async with polling(fake, make_core(config={"max_photo_bytes": limit}), settings):
+        pushed = fake.push_document(
+            DM, ALICE, b"\xff\xd8", file_name="big.jpg", mime_type="image/jpeg", size=25_000_000
+        )
+        answer = await reply_to(fake, pushed)
+    assert answer.text == t("photo.too_large", size_mb="25.0", limit_mb="20")
+    assert fake.downloads == []
 
 
 async def test_a_failed_download_is_explained(running: FakeTelegram) -> None:
@@ -257,6 +310,16 @@ async def test_only_group_admins_choose_the_next_challenge(running: FakeTelegram
     answer = await reply_to(fake, fake.push_text(GROUP, ALICE, "/challenge set 你"))
     assert answer.text.startswith("Next challenge set: 你")
     assert len(fake.calls_to("getChatMember")) == 2  # Alice's status was remembered
+
+
+async def test_answers_stay_in_the_forum_topic_they_were_asked_in(
+    running: FakeTelegram,
+) -> None:
+    fake = running
+    answer = await reply_to(fake, fake.push_text(GROUP, BOB, "/help", thread=77))
+    assert answer.params["message_thread_id"] == "77"
+    answer = await reply_to(fake, fake.push_text(DM, ALICE, "/help"))
+    assert "message_thread_id" not in answer.params
 
 
 async def test_ordinary_group_chatter_is_ignored(running: FakeTelegram) -> None:
@@ -417,6 +480,40 @@ async def test_a_long_text_goes_after_the_photo_and_is_split(
     first, second = fake.calls_to("sendMessage")
     assert first.text + "\n" + second.text == text
     assert "reply_markup" not in first.params and "reply_markup" in second.params
+
+
+async def test_a_document_reply_is_sent_as_a_file_with_the_buttons_under_it(
+    fake: FakeTelegram, bot: Bot, make_core: MakeCore
+) -> None:
+    adapter = TelegramAdapter(make_core(), max_photo_bytes=LIMIT)
+    reply = Reply(
+        text="Exported 3 images",
+        document=ReplyFile(b"PK\x03\x04zip", "feedback.zip", "application/zip"),
+        buttons=(Button("Again", "/export"),),
+    )
+    sent_id = await adapter.render(bot, DM.id, reply)
+    [message] = fake.calls_to("sendMessage")
+    [document] = fake.calls_to("sendDocument")
+    assert message.text == "Exported 3 images" and "reply_markup" not in message.params
+    assert document.files["document"] == b"PK\x03\x04zip"
+    assert document.json("reply_markup")["inline_keyboard"][0][0]["callback_data"] == "/export"
+    assert sent_id == str(max(fake.bot_messages))
+    assert [c.method for c in fake.calls_to("sendChatAction")] == ["sendChatAction"]
+    assert fake.calls_to("sendChatAction")[0].params["action"] == "upload_document"
+
+
+async def test_command_menus_follow_the_locale_files(
+    fake: FakeTelegram, bot: Bot, make_core: MakeCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A second locale file (and one Telegram has no code for) without writing one.
+    monkeypatch.setattr("bot.telegram.adapter.available_languages", lambda: ["en", "pt_BR", "zh"])
+    adapter = TelegramAdapter(make_core(), max_photo_bytes=LIMIT, language="en")
+    await adapter.publish_commands(bot)
+    calls = fake.calls_to("setMyCommands")
+    languages = [c.params.get("language_code", "") for c in calls]
+    assert languages == ["", "", "", "zh", "zh", "zh"]
+    scopes = [c.json("scope")["type"] if "scope" in c.params else "default" for c in calls]
+    assert scopes[3:] == ["default", "all_group_chats", "all_chat_administrators"]
 
 
 # -- small parts -----------------------------------------------------------------------
