@@ -300,7 +300,7 @@ def radical_image(
 ) -> bytes | None:
     """PNG of only the radical's strokes of each character, in place (so its position shows),
     or None when the stroke data names no radical that is a proper part of any character
-    (the committed HSK 1 file has no ``radStrokes`` yet). Same errors as stroke_order_image."""
+    (人 and 大 are their own radical). Same errors as stroke_order_image."""
     chars = _data(strokes).of(text)
     if not any(0 < len(c.radical_strokes) < len(c) for c in chars):
         return None

@@ -163,7 +163,8 @@ def test_step_panels_one_per_stroke_in_even_rows() -> None:
 
 
 def test_no_radical_picture_without_radical_strokes_in_the_data() -> None:
-    assert radical_image("朋友") is None  # the committed file carries no radStrokes
+    assert radical_image("人大") is None  # characters that are their own radical
+    assert radical_image("朋友") is not None
 
 
 def test_the_radical_picture_shows_only_the_radical() -> None:
