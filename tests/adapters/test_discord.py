@@ -1,102 +1,299 @@
-"""The Discord adapter with real discord.py objects on dpytest's simulated backend."""
+"""The Discord adapter's messages and daily posts, with real discord.py objects on dpytest's
+simulated backend (slash commands and buttons: test_discord_slash.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 
 import discord
 import discord.ext.test as dpytest
+import discord.ext.test.backend as backend
+import discord.ext.test.factories as factories
 import pytest
 
-from bot.discord.adapter import DiscordAdapter, ReplyButtons
+from bot.core import Core
+from bot.discord.adapter import DiscordAdapter, split_text
 from bot.i18n import t
-from bot.messages import Button
+from bot.scheduler import DailyPoster
+from recognition.api import Grade, Verdict
 from storage import SqliteStorage
-from tests.conftest import handwriting_png
+from tests.conftest import ScriptedGrader, handwriting_png
+
+
+@dataclass
+class Server:
+    """One simulated Discord server: the adapter on its client, and the core behind it."""
+
+    adapter: DiscordAdapter
+    core: Core
+    guild: discord.Guild
+    channels: list[discord.TextChannel]
+    members: list[discord.Member]
+
+    @property
+    def client(self) -> discord.Client:
+        return self.adapter.client
+
+    @property
+    def everyone(self) -> discord.Role:
+        """The role every member has, the bot included (dpytest ignores per-member overrides)."""
+        return self.guild.default_role
+
+    @property
+    def me(self) -> discord.Member:
+        assert self.guild.me is not None
+        return self.guild.me
+
+    async def post(
+        self,
+        content: str = "",
+        *,
+        channel: int = 0,
+        member: int = 0,
+        attachment: Path | None = None,
+        reply_to: discord.Message | None = None,
+    ) -> None:
+        """A member's message, as the gateway would deliver it (with the replied-to message)."""
+        where = self.channels[channel]
+        data = factories.make_message_dict(
+            where,
+            self.members[member],
+            content=content,
+            attachments=[backend.make_attachment(attachment)] if attachment else [],
+            mentions=backend.find_user_mentions(content, self.guild),
+        )
+        if reply_to is not None:
+            data["type"] = 19  # a reply
+            data["message_reference"] = {
+                "message_id": reply_to.id,
+                "channel_id": where.id,
+                "guild_id": self.guild.id,
+            }
+            data["referenced_message"] = factories.dict_from_message(reply_to)
+        backend.get_state().parse_message_create(data)
+        await dpytest.run_all_events()
+
+    async def make_admin(self, member: int) -> None:
+        role = backend.make_role(
+            "Teachers", self.guild, permissions=discord.Permissions(manage_guild=True).value
+        )
+        await dpytest.add_role(self.members[member], role)
+
+
+MakeServer = Callable[..., Awaitable[Server]]
 
 
 @pytest.fixture
-async def adapter(make_core, monkeypatch) -> AsyncIterator[DiscordAdapter]:  # type: ignore[no-untyped-def]
-    # dpytest's attachments carry a local path as their URL; read it instead of the CDN.
-    async def read_local(self: discord.Attachment, *, use_cached: bool = False) -> bytes:
-        if str(self.url).endswith("missing.png"):
-            raise discord.HTTPException(FakeResponse(), "gone")
-        return Path(str(self.url)).read_bytes()
+async def make_server(
+    make_core, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[MakeServer]:  # type: ignore[no-untyped-def]
+    # dpytest writes the files the bot sends into the working directory.
+    monkeypatch.chdir(tmp_path)
 
-    monkeypatch.setattr(discord.Attachment, "read", read_local)
-    # dpytest builds its fake members from the member cache, which needs every intent.
-    client = discord.Client(intents=discord.Intents.all())
-    adapter = DiscordAdapter(make_core().handle, max_photo_bytes=5_000_000, client=client)
-    await client._async_setup_hook()
-    dpytest.configure(client, members=2)
-    yield adapter
+    async def build(**core_options: object) -> Server:
+        # dpytest builds its fake members from the member cache, which needs every intent.
+        client = discord.Client(intents=discord.Intents.all())
+        await client._async_setup_hook()
+        dpytest.configure(client, members=2, text_channels=2, voice_channels=0)
+        core = make_core(**core_options)
+        # Built after dpytest replaced the client's connection state, which holds the buttons.
+        adapter = DiscordAdapter(core.handle, max_photo_bytes=5_000_000, client=client)
+        config = dpytest.get_config()
+        return Server(adapter, core, config.guilds[0], config.channels, config.members)
+
+    yield build
     await dpytest.empty_queue()
 
 
-class FakeResponse:
-    status = 404
-    reason = "Not Found"
+@pytest.fixture
+async def server(make_server: MakeServer) -> Server:
+    return await make_server()
+
+
+async def sent() -> list[discord.Message]:
+    messages = []
+    while not dpytest.sent_queue.empty():
+        messages.append(await dpytest.sent_queue.get())
+    return messages
 
 
 async def sent_texts() -> list[str]:
-    texts = []
-    while not dpytest.sent_queue.empty():
-        texts.append((await dpytest.sent_queue.get()).content)
-    return texts
+    return [message.content for message in await sent()]
 
 
-async def test_commands_in_a_server_are_answered(adapter: DiscordAdapter) -> None:
-    await dpytest.message("!today")
+def photo_file(tmp_path: Path, name: str = "answer.png", size: int = 200) -> Path:
+    path = tmp_path / name
+    path.write_bytes(handwriting_png(size))
+    return path
+
+
+async def test_commands_in_a_server_are_answered(server: Server) -> None:
+    await server.post("!today")
     [reply] = await sent_texts()
     assert "Today's challenge" in reply
-    await dpytest.message("/help")
+    await server.post("/help")
     assert "/leaderboard" in (await sent_texts())[0]
 
 
-async def test_ordinary_server_chatter_is_ignored(adapter: DiscordAdapter) -> None:
-    await dpytest.message("good morning everyone")
+async def test_ordinary_server_chatter_and_photos_are_ignored(
+    server: Server, tmp_path: Path
+) -> None:
+    await server.post("good morning everyone")
+    await server.post("look at my cat", attachment=photo_file(tmp_path))
     assert await sent_texts() == []
 
 
-async def test_a_photo_is_stored_and_answered(
-    adapter: DiscordAdapter, tmp_path: Path, storage: SqliteStorage
+async def test_a_server_is_one_chat_across_its_channels(
+    server: Server, storage: SqliteStorage
 ) -> None:
-    photo = tmp_path / "answer.png"
-    photo.write_bytes(handwriting_png())
-    await dpytest.message("!today")
-    await dpytest.message("", attachments=[photo])
-    texts = await sent_texts()
-    assert "your answer for today is saved" in texts[-1]
-    [attempt] = await storage.attempts.pending()
-    assert attempt.kind == "daily"
+    await server.post("!today", channel=0)
+    await server.post("!today", channel=1, member=1)
+    first, second = await sent_texts()
+    assert first == second  # one challenge for the whole server
+    [chat] = await storage.chats.list_active()
+    assert (chat.external_id, chat.kind, chat.title) == (
+        str(server.guild.id),
+        "group",
+        "Test Guild 0",
+    )
 
 
-async def test_a_non_image_attachment_gets_a_clear_reply(
-    adapter: DiscordAdapter, tmp_path: Path
+async def test_a_photo_reply_to_the_daily_prompt_is_graded_with_a_picture(
+    make_server: MakeServer, tmp_path: Path, storage: SqliteStorage
 ) -> None:
+    server = await make_server(grader=ScriptedGrader(Grade(Verdict.CORRECT, None, 0.97)))
+    await server.post("!today")  # the server becomes a chat the scheduler knows
+    await sent()
+    assert await DailyPoster(server.core, {"discord": server.adapter}, spacing=0).run_once() == 1
+    [prompt] = await sent()
+    await server.post(attachment=photo_file(tmp_path), reply_to=prompt, member=1)
+    # dpytest drops the text of a message with files (test_discord_slash.py sees both).
+    [verdict] = await sent()
+    [picture] = verdict.attachments
+    assert (await picture.read()).startswith(b"\x89PNG")
+    user = await storage.users.find("discord", str(server.members[1].id))
+    assert user is not None
+    [attempt] = await storage.attempts.for_user(user.id)
+    assert attempt.kind == "daily" and attempt.verdict == "correct"
+
+
+async def test_a_photo_that_mentions_the_bot_is_an_answer(server: Server, tmp_path: Path) -> None:
+    await server.post("!today")
+    await sent()
+    await server.post(f"<@{server.me.id}>", attachment=photo_file(tmp_path))
+    assert "your answer for today is saved" in (await sent_texts())[-1]
+
+
+async def test_a_photo_in_a_dm_is_an_answer(server: Server, tmp_path: Path) -> None:
+    dm = await server.members[0].create_dm()
+    await dpytest.message("!today", channel=dm)
+    await dpytest.message("", channel=dm, attachments=[str(photo_file(tmp_path))])
+    assert "your answer for today is saved" in (await sent_texts())[-1]
+
+
+async def test_a_non_image_attachment_gets_a_clear_reply(server: Server, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
-    await dpytest.message("!today")
-    await dpytest.message("", attachments=[notes])
+    await server.post("!today")
+    await server.post(f"<@{server.me.id}>", attachment=notes)
     assert (await sent_texts())[-1] == t("photo.not_image")
 
 
-async def test_admin_commands_follow_manage_guild(adapter: DiscordAdapter) -> None:
-    await dpytest.message("!challenge set 好")
-    assert (await sent_texts())[0] == t("errors.admin_only", command="/challenge")
-
-
-async def test_forget_offers_a_confirmation_button(adapter: DiscordAdapter) -> None:
-    await dpytest.message("!forget")
-    message = await dpytest.sent_queue.get()
-    assert "/forget confirm" in message.content
-    view = ReplyButtons(adapter, (Button(t("forget.confirm_button"), "/forget confirm"),))
-    [button] = view.children
-    assert isinstance(button, discord.ui.Button) and button.label == t("forget.confirm_button")
-
-
-async def test_a_failed_download_is_explained(adapter: DiscordAdapter, tmp_path: Path) -> None:
-    await dpytest.message("!today")
-    await dpytest.message("", attachments=[tmp_path / "missing.png"])
+async def test_a_failed_download_is_explained(server: Server, tmp_path: Path) -> None:
+    dm = await server.members[0].create_dm()
+    await dpytest.message("", channel=dm, attachments=[str(tmp_path / "missing.png")])
     assert (await sent_texts())[-1] == t("photo.download_failed")
+
+
+async def test_admin_commands_follow_manage_server(server: Server) -> None:
+    await server.post("!challenge set 好")
+    assert (await sent_texts())[0] == t("errors.admin_only", command="/challenge")
+    await server.make_admin(0)
+    await server.post("!challenge set 好")
+    assert (await sent_texts())[0].startswith("Next challenge set: 好")
+
+
+async def test_the_daily_prompt_goes_to_the_channel_the_admins_chose(
+    server: Server, storage: SqliteStorage
+) -> None:
+    await server.make_admin(0)
+    await server.post("!settings channel", channel=1)
+    assert (await sent_texts()) == [
+        t("settings.channel_set", channel=f"<#{server.channels[1].id}>")
+    ]
+    assert await DailyPoster(server.core, {"discord": server.adapter}, spacing=0).run_once() == 1
+    [prompt] = await sent()
+    assert prompt.channel == server.channels[1]
+    assert "Today's challenge" in prompt.content
+    [chat] = await storage.chats.list_active()
+    assert await storage.challenges.find_by_prompt(chat.id, str(prompt.id)) is not None
+
+
+async def test_without_a_choice_the_prompt_goes_to_the_system_channel(server: Server) -> None:
+    await server.post("!today", channel=0)
+    await sent()
+    # dpytest cannot make a server with a system channel (nor update one: its guild payload
+    # is out of date), so the attribute a GUILD_UPDATE would set is set directly.
+    server.guild._system_channel_id = server.channels[1].id
+    assert await DailyPoster(server.core, {"discord": server.adapter}, spacing=0).run_once() == 1
+    assert (await sent())[0].channel == server.channels[1]
+
+
+async def test_else_to_the_first_channel_the_bot_may_write_in(server: Server) -> None:
+    await server.post("!today", channel=0)
+    await sent()
+    await dpytest.set_permission_overrides(server.everyone, server.channels[0], send_messages=False)
+    assert await DailyPoster(server.core, {"discord": server.adapter}, spacing=0).run_once() == 1
+    assert (await sent())[0].channel == server.channels[1]
+
+
+async def test_with_nowhere_to_write_the_post_waits_and_is_logged_once(
+    server: Server, caplog: pytest.LogCaptureFixture, storage: SqliteStorage
+) -> None:
+    caplog.set_level(logging.INFO)
+    await server.post("!today", channel=0)
+    await sent()
+    for channel in server.channels:
+        await dpytest.set_permission_overrides(server.everyone, channel, send_messages=False)
+    poster = DailyPoster(server.core, {"discord": server.adapter}, spacing=0)
+    for _ in range(3):  # the scheduler's rounds, 30 s apart
+        assert await poster.run_once() == 0
+    events = [record.getMessage() for record in caplog.records]
+    assert events.count("discord.daily_skipped") == 1
+    assert "daily.failed" not in events
+    assert len(await storage.chats.list_active()) == 1  # the bot was not removed
+    # Once the bot may write again, the post is made.
+    await dpytest.set_permission_overrides(server.everyone, server.channels[1], send_messages=True)
+    assert await poster.run_once() == 1
+
+
+async def test_a_server_that_removed_the_bot_stops_getting_posts(
+    server: Server, storage: SqliteStorage
+) -> None:
+    # A server the client is not in, and a chat keyed by a channel (from before a server
+    # was one chat): both end, so no server gets two prompts a day.
+    for external_id in ("123456789", str(server.channels[0].id)):
+        await storage.chats.upsert(
+            "discord",
+            external_id,
+            kind="group",
+            title="gone",
+            default_timezone="UTC",
+            default_daily_time=time(9, 0),
+            default_language="en",
+        )
+    poster = DailyPoster(server.core, {"discord": server.adapter}, spacing=0)
+    assert await poster.run_once() == 0
+    assert await storage.chats.list_active() == []
+
+
+def test_long_texts_are_split_at_line_breaks() -> None:
+    text = "\n".join(f"line {n:04d} " + "x" * 80 for n in range(60))
+    pieces = split_text(text)
+    assert all(len(piece) <= 2000 for piece in pieces) and len(pieces) == 3
+    assert "\n".join(pieces) == text
+    assert split_text("y" * 4500) == ["y" * 2000, "y" * 2000, "y" * 500]
