@@ -20,6 +20,26 @@ from aiohttp import web
 JSON = dict[str, Any]
 # Telegram's cloud Bot API refuses getFile for anything larger.
 GET_FILE_LIMIT = 20 * 1024 * 1024
+# What a ChatMemberAdministrator must carry, besides its status and user.
+ADMINISTRATOR_RIGHTS: JSON = {
+    "can_be_edited": False,
+    "is_anonymous": False,
+    **dict.fromkeys(
+        [
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_restrict_members",
+            "can_promote_members",
+            "can_change_info",
+            "can_invite_users",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+        ],
+        True,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -313,6 +333,8 @@ class FakeTelegram:
             data: JSON = {"status": status, "user": self.bot.json()}
             if status == "kicked":
                 data["until_date"] = 0
+            if status == "administrator":
+                data.update(ADMINISTRATOR_RIGHTS)
             return data
 
         return await self.push(
@@ -516,25 +538,7 @@ class FakeTelegram:
         user = {"id": user_id, "is_bot": False, "first_name": "member"}
         if (chat_id, user_id) not in self.admins:
             return {"status": "member", "user": user}
-        rights = [
-            "can_manage_chat",
-            "can_delete_messages",
-            "can_manage_video_chats",
-            "can_restrict_members",
-            "can_promote_members",
-            "can_change_info",
-            "can_invite_users",
-            "can_post_stories",
-            "can_edit_stories",
-            "can_delete_stories",
-        ]
-        return {
-            "status": "administrator",
-            "user": user,
-            "can_be_edited": False,
-            "is_anonymous": False,
-            **dict.fromkeys(rights, True),
-        }
+        return {"status": "administrator", "user": user, **ADMINISTRATOR_RIGHTS}
 
     async def _get_my_commands(self, params: dict[str, str]) -> Any:
         def key(values: dict[str, str]) -> tuple[str, str]:
