@@ -118,8 +118,8 @@ class FakeTelegram:
         self.downloads: list[str] = []
         # (chat id, user id) pairs getChatMember reports as administrators.
         self.admins: set[tuple[int, int]] = set()
-        # method -> (error code, description, retry_after) for the next calls of that method.
-        self.failures: dict[str, list[tuple[int, str, int]]] = {}
+        # method -> (error code, description, parameters) for the next calls of that method.
+        self.failures: dict[str, list[tuple[int, str, JSON]]] = {}
         # Every message the bot sent, by message id, so a test can reply to one.
         self.bot_messages: dict[int, JSON] = {}
         self._files: dict[str, FakeFile] = {}
@@ -359,10 +359,17 @@ class FakeTelegram:
         description: str = "Bad Request",
         *,
         retry_after: int = 0,
+        migrate_to_chat_id: int = 0,
     ) -> None:
         """Answer the next call of ``method`` with an error; ``retry_after`` makes it
-        Telegram's flood control (code 429)."""
-        self.failures.setdefault(method, []).append((code, description, retry_after))
+        Telegram's flood control (code 429), ``migrate_to_chat_id`` a group that became a
+        supergroup."""
+        parameters: JSON = {}
+        if retry_after:
+            parameters["retry_after"] = retry_after
+        if migrate_to_chat_id:
+            parameters["migrate_to_chat_id"] = migrate_to_chat_id
+        self.failures.setdefault(method, []).append((code, description, parameters))
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -420,10 +427,10 @@ class FakeTelegram:
         call = Call(method, params, files)
         failures = self.failures.get(method)
         if failures:
-            code, description, retry_after = failures.pop(0)
+            code, description, parameters = failures.pop(0)
             call.failed = True
             await self._record(call)
-            return _error(code, description, retry_after)
+            return _error(code, description, parameters)
         handler = self._handlers().get(method.lower())
         result: Any = await handler(params) if handler is not None else True
         if isinstance(result, web.Response):
@@ -551,8 +558,8 @@ class FakeTelegram:
         return []
 
 
-def _error(code: int, description: str, retry_after: int = 0) -> web.Response:
+def _error(code: int, description: str, parameters: JSON | None = None) -> web.Response:
     body: JSON = {"ok": False, "error_code": code, "description": description}
-    if retry_after:
-        body["parameters"] = {"retry_after": retry_after}
+    if parameters:
+        body["parameters"] = parameters
     return web.json_response(body, status=code)

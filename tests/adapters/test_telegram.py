@@ -8,21 +8,24 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import time
 from pathlib import Path
 
 import pytest
 from telegram import Bot
+from telegram.error import BadRequest
 
 from bot.app import run_bot
 from bot.core import Core
 from bot.i18n import t
 from bot.messages import Button, Reply, ReplyFile, ReplyImage
-from bot.scheduler import Sender
+from bot.scheduler import ChatGone, Sender
 from bot.telegram.adapter import (
     MAX_TEXT,
     AdminCache,
     CallbackActions,
     TelegramAdapter,
+    TelegramSender,
     run_telegram,
     split_text,
 )
@@ -305,6 +308,12 @@ async def test_only_group_admins_choose_the_next_challenge(running: FakeTelegram
     assert int(asked.params["user_id"]) == BOB.id
     assert answer.json("reply_parameters")["message_id"] > 0
 
+    # Changing the settings is for admins too; showing them is for everyone.
+    answer = await reply_to(fake, fake.push_text(GROUP, BOB, "/settings daily off"))
+    assert answer.text == t("errors.admin_only", command="/settings")
+    answer = await reply_to(fake, fake.push_text(GROUP, BOB, "/settings"))
+    assert answer.text.startswith("Settings of this chat:")
+
     answer = await reply_to(fake, fake.push_text(GROUP, ALICE, "/challenge@hanzi_test_bot set 好"))
     assert answer.text.startswith("Next challenge set: 好")
     answer = await reply_to(fake, fake.push_text(GROUP, ALICE, "/challenge set 你"))
@@ -514,6 +523,43 @@ async def test_command_menus_follow_the_locale_files(
     assert languages == ["", "", "", "zh", "zh", "zh"]
     scopes = [c.json("scope")["type"] if "scope" in c.params else "default" for c in calls]
     assert scopes[3:] == ["default", "all_group_chats", "all_chat_administrators"]
+
+
+@pytest.mark.parametrize(
+    ("code", "description", "migrated"),
+    [
+        (403, "Forbidden: bot was kicked from the supergroup chat", 0),
+        (400, "Bad Request: chat not found", 0),
+        (400, "Bad Request: group chat was upgraded to a supergroup chat", -100777),
+    ],
+)
+async def test_the_sender_says_when_a_chat_is_gone(
+    fake: FakeTelegram,
+    bot: Bot,
+    make_core: MakeCore,
+    storage: SqliteStorage,
+    code: int,
+    description: str,
+    migrated: int,
+) -> None:
+    sender = TelegramSender(TelegramAdapter(make_core(), max_photo_bytes=LIMIT), bot)
+    chat = await storage.chats.upsert(
+        "telegram",
+        str(GROUP.id),
+        kind="group",
+        title="Class 1",
+        default_timezone="UTC",
+        default_daily_time=time(9, 0),
+        default_language="en",
+    )
+    fake.fail_next("sendMessage", code, description, migrate_to_chat_id=migrated)
+    with pytest.raises(ChatGone):
+        await sender.send(chat, Reply(text="Today's challenge"))
+    # Any other refusal is not the chat's fault: the scheduler tries again later.
+    fake.fail_next("sendMessage", 400, "Bad Request: message text is empty")
+    with pytest.raises(BadRequest):
+        await sender.send(chat, Reply(text="Today's challenge"))
+    assert await sender.send(chat, Reply(text="Today's challenge")) == str(max(fake.bot_messages))
 
 
 # -- small parts -----------------------------------------------------------------------
