@@ -38,9 +38,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 # Discord's own limit on a message's content.
 MAX_CONTENT = 2000
-# Typed commands: "!today" (the Discord client turns a typed "/" into its command picker, so
-# "/today" only arrives from clients that send it as text).
-PREFIXES = ("/", "!")
 # Discord fails an interaction that is not answered within 3 seconds. A command the core has
 # not answered by then is deferred ("thinking..."), and answered with follow-ups.
 DEFER_AFTER = 2.0
@@ -229,6 +226,8 @@ class DiscordAdapter:
     # -- messages ----------------------------------------------------------------------
 
     def _command_text(self, message: discord.Message) -> str:
+        """Typed commands, the fallback to slash commands: "!today" (the Discord client turns
+        a typed "/" into its command picker), also after a mention of the bot."""
         text = message.content.strip()
         me = self.client.user
         if me is not None:
@@ -247,7 +246,9 @@ class DiscordAdapter:
         me = self.client.user
         reference = message.reference
         replied = reference.resolved if reference is not None else None
-        to_bot = isinstance(replied, discord.Message) and me is not None and replied.author == me
+        to_bot = (
+            isinstance(replied, discord.Message) and me is not None and replied.author.id == me.id
+        )
         mentioned = me is not None and any(user.id == me.id for user in message.mentions)
         # In a server, a photo is an answer only when aimed at the bot: a reply to its prompt
         # or a mention. Everything else is the members' own conversation.

@@ -3,6 +3,7 @@ simulated backend (slash commands and buttons: test_discord_slash.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -15,9 +16,11 @@ import discord.ext.test.backend as backend
 import discord.ext.test.factories as factories
 import pytest
 
+import bot.discord.adapter as adapter_module
 from bot.core import Core
-from bot.discord.adapter import DiscordAdapter, split_text
+from bot.discord.adapter import DiscordAdapter, run_discord, split_text
 from bot.i18n import t
+from bot.messages import IncomingMessage, Reply
 from bot.scheduler import DailyPoster
 from recognition.api import Grade, Verdict
 from storage import SqliteStorage
@@ -297,3 +300,45 @@ def test_long_texts_are_split_at_line_breaks() -> None:
     assert all(len(piece) <= 2000 for piece in pieces) and len(pieces) == 3
     assert "\n".join(pieces) == text
     assert split_text("y" * 4500) == ["y" * 2000, "y" * 2000, "y" * 500]
+
+
+async def test_the_adapter_takes_daily_posts_once_connected(make_core) -> None:  # type: ignore[no-untyped-def]
+    client = discord.Client(intents=discord.Intents.all())
+    await client._async_setup_hook()
+    dpytest.configure(client)
+    senders: dict[str, object] = {}
+    adapter = DiscordAdapter(
+        make_core().handle,
+        max_photo_bytes=1,
+        client=client,
+        senders=senders,  # type: ignore[arg-type]
+    )
+    assert senders == {}  # before READY the client does not know its servers yet
+    client.dispatch("ready")
+    await dpytest.run_all_events()
+    assert senders == {"discord": adapter}
+
+
+async def test_without_the_message_content_intent_it_runs_on_slash_commands(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    stop = asyncio.Event()
+    intents: list[bool] = []
+
+    async def start(client: discord.Client, adapter: DiscordAdapter, token: str) -> None:
+        intents.append(client.intents.message_content)
+        if len(intents) == 1:
+            # What discord.py raises when the developer portal has not granted the intent.
+            raise discord.PrivilegedIntentsRequired(None)
+        stop.set()
+        await asyncio.Event().wait()  # connected until stopped
+
+    async def handle(message: IncomingMessage) -> list[Reply]:
+        return []
+
+    monkeypatch.setattr(adapter_module, "_start", start)
+    await asyncio.wait_for(run_discord(handle, "token", max_photo_bytes=1, stop=stop), 10)
+    assert intents == [True, False]
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.discord.adapter"] == [
+        "discord.message_content_not_granted"
+    ]
