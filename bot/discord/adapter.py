@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import secrets
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -150,7 +151,10 @@ class ActionButton(
         # A button under a message only its user sees (/forget) answers only them too.
         message = interaction.message
         private = message is not None and message.flags.ephemeral
-        await adapter.run_interaction(interaction, action=action, ephemeral=private)
+        try:
+            await adapter.run_interaction(interaction, action=action, ephemeral=private)
+        except Exception as exc:
+            await adapter.on_command_error(interaction, exc)
 
 
 class ReplyButtons(discord.ui.View):
@@ -183,6 +187,8 @@ class DiscordAdapter:
         self._sync_guild = sync_guild
         self._actions: OrderedDict[str, str] = OrderedDict()
         self._counter = 0
+        # Tokens of another run (before a restart) must not match this run's actions.
+        self._run = secrets.token_hex(3)
         # (chat, reason, UTC day) of daily posts skipped and logged, so each is logged once a day.
         self._skipped: set[tuple[int, str, str]] = set()
         self.tree = build_tree(client, self)
@@ -368,10 +374,11 @@ class DiscordAdapter:
         return first
 
     def encode_action(self, index: int, action: str) -> str:
-        if len(f"hanzi:{index}:{action}") <= MAX_CUSTOM_ID and not action.startswith("#"):
+        fits = len(f"hanzi:{index}:{action}") <= MAX_CUSTOM_ID
+        if fits and not action.startswith(ActionButton.TOKEN):
             return action
         self._counter += 1
-        token = f"{ActionButton.TOKEN}{self._counter}"
+        token = f"{ActionButton.TOKEN}{self._run}.{self._counter}"
         self._actions[token] = action
         while len(self._actions) > 1024:
             self._actions.popitem(last=False)
@@ -465,10 +472,10 @@ class DiscordAdapter:
                     await interaction.response.defer(thinking=True, ephemeral=ephemeral)
         return await task
 
-    async def on_command_error(
-        self, interaction: Interaction, error: discord.app_commands.AppCommandError
-    ) -> None:
-        command = interaction.command.name if interaction.command else ""
+    async def on_command_error(self, interaction: Interaction, error: Exception) -> None:
+        """A slash command or button that failed in the adapter (the core answers its own
+        errors): logged with its stack trace, and the user gets the usual apology."""
+        command = interaction.command.name if interaction.command else "button"
         log.error(
             "discord.command_failed",
             exc_info=error,

@@ -236,6 +236,20 @@ async def test_the_daily_prompt_goes_to_the_channel_the_admins_chose(
     assert await storage.challenges.find_by_prompt(chat.id, str(prompt.id)) is not None
 
 
+async def test_a_chosen_channel_is_kept_to_until_it_is_deleted(server: Server) -> None:
+    await server.make_admin(0)
+    await server.post("!settings channel", channel=1)
+    await sent()
+    poster = DailyPoster(server.core, {"discord": server.adapter}, spacing=0)
+    # The bot may no longer write there: no post elsewhere against the admins' choice.
+    await dpytest.set_permission_overrides(server.everyone, server.channels[1], send_messages=False)
+    assert await poster.run_once() == 0
+    # The channel is gone: the server still gets its prompt, in the first writable channel.
+    backend.delete_channel(server.channels[1])
+    assert await poster.run_once() == 1
+    assert (await sent())[0].channel == server.channels[0]
+
+
 async def test_without_a_choice_the_prompt_goes_to_the_system_channel(server: Server) -> None:
     await server.post("!today", channel=0)
     await sent()

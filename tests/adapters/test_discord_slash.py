@@ -26,7 +26,7 @@ import bot.discord.adapter as adapter_module
 from bot.core import Core
 from bot.discord.adapter import DiscordAdapter
 from bot.i18n import t
-from bot.messages import IncomingMessage, Reply
+from bot.messages import Button, IncomingMessage, Reply
 from recognition.api import Grade, TextLine, TextPage, Verdict
 from storage import SqliteStorage
 from tests.conftest import ScriptedGrader, handwriting_png
@@ -468,9 +468,19 @@ def server_followups(server: Server, token: str) -> list[Sent]:
     return [sent for sent in server.replies(token) if sent.kind == "followup"]
 
 
-async def test_a_button_whose_action_was_forgotten_is_answered_politely(server: Server) -> None:
-    [reply] = server.replies(await server.press("hanzi:0:#12345"))
-    assert reply.content == t("telegram.button_expired") and reply.ephemeral
+async def test_a_long_action_travels_as_a_token_until_a_restart(
+    make_server: MakeServer,
+) -> None:
+    first = await make_server()
+    action = "/help " + "x" * 120  # too long for a custom_id
+    [message] = first.adapter.messages(Reply(text="?", buttons=(Button("Help", action),)), 1000)
+    [button] = message["view"].children
+    assert len(button.custom_id) <= 100
+    [reply] = first.replies(await first.press(button.custom_id))
+    assert "/leaderboard" in reply.content
+    second = await make_server(core=first.core)
+    [expired] = second.replies(await second.press(button.custom_id, elsewhere=first))
+    assert expired.content == t("telegram.button_expired") and expired.ephemeral
 
 
 async def test_ocr_reads_the_attached_photo(make_server: MakeServer, tmp_path: Path) -> None:
