@@ -1,4 +1,5 @@
-"""Discord adapter: discord.py events in, neutral messages to the core, replies back out."""
+"""Discord adapter: messages, slash commands and buttons in as neutral messages for the core,
+replies and daily prompts back out."""
 
 from bot.discord.adapter import DiscordAdapter, run_discord
 

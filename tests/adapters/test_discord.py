@@ -288,6 +288,15 @@ async def test_with_nowhere_to_write_the_post_waits_and_is_logged_once(
     assert await poster.run_once() == 1
 
 
+async def test_a_private_chat_gets_its_daily_prompt_in_the_dm(server: Server) -> None:
+    dm = await server.members[0].create_dm()
+    await dpytest.message("!settings", channel=dm)
+    await sent()
+    assert await DailyPoster(server.core, {"discord": server.adapter}, spacing=0).run_once() == 1
+    [prompt] = await sent()
+    assert prompt.channel == dm and "Today's challenge" in prompt.content
+
+
 async def test_a_server_that_removed_the_bot_stops_getting_posts(
     server: Server, storage: SqliteStorage
 ) -> None:
