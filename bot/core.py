@@ -122,6 +122,16 @@ class Core:
             await self.storage.chats.set_active(record.id, False)
         log.info("chat.removed", extra={"fields": {"chat": record.id}})
 
+    async def chat_migrated(self, platform: str, old_id: str, new_id: str) -> None:
+        """The platform moved a chat to a new id (a Telegram group upgraded to a supergroup):
+        it keeps its settings, challenges, scores and streaks under the new id."""
+        record = await self.storage.chats.find(platform, old_id)
+        moved = record is not None and await self.storage.chats.move(record.id, new_id)
+        log.info(
+            "chat.migrated",
+            extra={"fields": {"old": old_id, "new": new_id, "moved": moved}},
+        )
+
     async def _chat_record(self, chat: ChatRef) -> ChatRecord:
         return await self.storage.chats.upsert(
             chat.platform,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     telegram_base_url: str | None = None
     telegram_base_file_url: str | None = None
     telegram_webhook_url: str | None = None
+    # Where the webhook server listens (a reverse proxy usually terminates TLS in front);
+    # without a secret, a random one is made at each start and given to Telegram.
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
+    telegram_webhook_secret: SecretStr | None = None
     database_path: Path = Path("data/bot.sqlite3")
     data_dir: Path = Path("data")
     # The models committed beside the code, wherever the bot is started from.
@@ -126,7 +131,7 @@ class Settings(BaseSettings):
             user_id in self.admin_ids or f"{platform.strip().lower()}:{user_id}" in self.admin_ids
         )
 
-    @field_validator("telegram_token", "discord_token", mode="before")
+    @field_validator("telegram_token", "discord_token", "telegram_webhook_secret", mode="before")
     @classmethod
     def _blank_token_is_unset(cls, value: object) -> object:
         if isinstance(value, SecretStr):

@@ -293,6 +293,22 @@ class SqliteChats:
                 (target, _now(), chat_id),
             )
 
+    async def move(self, chat_id: int, new_external_id: str) -> bool:
+        async with self._db.write() as conn:
+            cur = await conn.execute(
+                "UPDATE chats SET external_id = ?, updated_at = ? WHERE id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM chats c WHERE c.platform = chats.platform"
+                "  AND c.external_id = ?)",
+                (new_external_id, _now(), chat_id, new_external_id),
+            )
+            return cur.rowcount == 1
+
+    async def find(self, platform: str, external_id: str) -> ChatRecord | None:
+        row = await self._db.one(
+            "SELECT * FROM chats WHERE platform = ? AND external_id = ?", (platform, external_id)
+        )
+        return _chat(row) if row else None
+
     async def list_active(self) -> list[ChatRecord]:
         rows = await self._db.all("SELECT * FROM chats WHERE active = 1 ORDER BY id")
         return [_chat(row) for row in rows]

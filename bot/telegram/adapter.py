@@ -296,6 +296,18 @@ class Albums:
     def __init__(self, max_entries: int = 1024) -> None:
         self._max_entries = max_entries
         self._captions: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._told: OrderedDict[tuple[int, str], None] = OrderedDict()
+
+    def tell_once(self, chat_id: int, group_id: str) -> bool:
+        """True the first time it is asked about an album: its sender hears once why the
+        other photos were not graded."""
+        key = (chat_id, group_id)
+        if key in self._told:
+            return False
+        self._told[key] = None
+        while len(self._told) > self._max_entries:
+            self._told.popitem(last=False)
+        return True
 
     def caption(self, chat_id: int, group_id: str, text: str) -> tuple[bool, str]:
         """(whether this is the album's first item, the text that goes with it): an item
@@ -362,11 +374,27 @@ class TelegramAdapter:
             filters.TEXT | filters.PHOTO | filters.Document.ALL
         )
         application.add_handler(MessageHandler(messages, self.on_message))
+        application.add_handler(
+            MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate), group=1
+        )
         application.add_handler(CallbackQueryHandler(self.on_callback))
         application.add_handler(
             ChatMemberHandler(self.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
         )
         application.add_error_handler(self.on_error)
+
+    @property
+    def core(self) -> Core:
+        return self._core
+
+    async def on_migrate(self, update: Update, context: Context) -> None:
+        """A group became a supergroup: the old group's last message names the new id."""
+        message = update.effective_message
+        if message is None or message.migrate_to_chat_id is None:
+            return
+        await self._core.chat_migrated(
+            PLATFORM, str(message.chat.id), str(message.migrate_to_chat_id)
+        )
 
     async def publish_commands(self, bot: Bot) -> None:
         """The command menus Telegram shows next to the text field: private chats, group
@@ -424,6 +452,14 @@ class TelegramAdapter:
                     "telegram.album_photo_skipped",
                     extra={"fields": {"chat": message.chat.id, "message": message.message_id}},
                 )
+                if self._albums.tell_once(message.chat.id, message.media_group_id):
+                    await self.render(
+                        context.bot,
+                        message.chat.id,
+                        Reply(text=t("telegram.album_extra", self._language)),
+                        reply_to=_reply_to(message),
+                        thread=_thread(message),
+                    )
                 return
         reply_to = _reply_to(message)
         thread = _thread(message)
@@ -741,13 +777,15 @@ class TelegramSender:
         except Forbidden as exc:
             raise ChatGone(str(exc)) from exc
         except ChatMigrated as exc:
-            # A group upgraded to a supergroup: it lives on under a new id, which becomes a
-            # chat of its own as soon as someone writes there.
-            log.warning(
+            # A group upgraded to a supergroup lives on under a new id, with its scores.
+            log.info(
                 "telegram.chat_migrated",
                 extra={"fields": {"chat": chat.id, "new_id": exc.new_chat_id}},
             )
-            raise ChatGone(str(exc)) from exc
+            await self._adapter.core.chat_migrated(PLATFORM, chat.external_id, str(exc.new_chat_id))
+            return await self._adapter.render(
+                bot=self._bot, chat_id=int(exc.new_chat_id), reply=reply
+            )
         except BadRequest as exc:
             if "chat not found" in exc.message.lower():
                 raise ChatGone(str(exc)) from exc  # the group was deleted

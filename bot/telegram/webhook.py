@@ -42,11 +42,8 @@ class WebhookConfig:
 
     @classmethod
     def from_settings(cls, settings: object) -> WebhookConfig | None:
-        """The webhook settings, or None for long polling.
-
-        Only the URL is a setting today; listen address, port and secret are read if present
-        (``telegram_webhook_listen``, ``telegram_webhook_port``, ``telegram_webhook_secret``).
-        """
+        """The webhook settings (``telegram_webhook_url``, ``_listen``, ``_port``, ``_secret``),
+        or None for long polling."""
         url = getattr(settings, "telegram_webhook_url", None)
         if not url:
             return None

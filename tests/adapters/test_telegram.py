@@ -357,6 +357,20 @@ async def test_being_removed_from_a_group_marks_the_chat_inactive(
     assert await group_active()
 
 
+async def test_the_migration_message_moves_the_group_to_its_supergroup_id(
+    running: FakeTelegram, storage: SqliteStorage
+) -> None:
+    fake = running
+    await reply_to(fake, fake.push_text(GROUP, ALICE, "/today"))
+    await fake.push({"message": fake._message(GROUP, ALICE, migrate_to_chat_id=-100555)})
+
+    async def moved() -> bool:
+        return await storage.chats.find("telegram", "-100555") is not None
+
+    await eventually(moved)
+    assert await storage.chats.find("telegram", str(GROUP.id)) is None
+
+
 async def _negate(check: Callable[[], Awaitable[bool]]) -> bool:
     return not await check()
 
@@ -526,11 +540,10 @@ async def test_command_menus_follow_the_locale_files(
 
 
 @pytest.mark.parametrize(
-    ("code", "description", "migrated"),
+    ("code", "description"),
     [
-        (403, "Forbidden: bot was kicked from the supergroup chat", 0),
-        (400, "Bad Request: chat not found", 0),
-        (400, "Bad Request: group chat was upgraded to a supergroup chat", -100777),
+        (403, "Forbidden: bot was kicked from the supergroup chat"),
+        (400, "Bad Request: chat not found"),
     ],
 )
 async def test_the_sender_says_when_a_chat_is_gone(
@@ -540,7 +553,6 @@ async def test_the_sender_says_when_a_chat_is_gone(
     storage: SqliteStorage,
     code: int,
     description: str,
-    migrated: int,
 ) -> None:
     sender = TelegramSender(TelegramAdapter(make_core(), max_photo_bytes=LIMIT), bot)
     chat = await storage.chats.upsert(
@@ -552,7 +564,7 @@ async def test_the_sender_says_when_a_chat_is_gone(
         default_daily_time=time(9, 0),
         default_language="en",
     )
-    fake.fail_next("sendMessage", code, description, migrate_to_chat_id=migrated)
+    fake.fail_next("sendMessage", code, description)
     with pytest.raises(ChatGone):
         await sender.send(chat, Reply(text="Today's challenge"))
     # Any other refusal is not the chat's fault: the scheduler tries again later.
@@ -560,6 +572,32 @@ async def test_the_sender_says_when_a_chat_is_gone(
     with pytest.raises(BadRequest):
         await sender.send(chat, Reply(text="Today's challenge"))
     assert await sender.send(chat, Reply(text="Today's challenge")) == str(max(fake.bot_messages))
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_chat(
+    fake: FakeTelegram, bot: Bot, make_core: MakeCore, storage: SqliteStorage
+) -> None:
+    sender = TelegramSender(TelegramAdapter(make_core(), max_photo_bytes=LIMIT), bot)
+    chat = await storage.chats.upsert(
+        "telegram",
+        str(GROUP.id),
+        kind="group",
+        title="Class 1",
+        default_timezone="UTC",
+        default_daily_time=time(9, 0),
+        default_language="en",
+    )
+    fake.fail_next(
+        "sendMessage",
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        migrate_to_chat_id=-100777,
+    )
+    await sender.send(chat, Reply(text="Today's challenge"))
+    sent = fake.calls_to("sendMessage")[-1]
+    assert str(sent.params["chat_id"]) == "-100777"
+    moved = await storage.chats.get(chat.id)
+    assert moved is not None and moved.external_id == "-100777"  # same chat, same scores
 
 
 # -- small parts -----------------------------------------------------------------------

@@ -276,6 +276,9 @@ async def test_an_album_answers_with_its_first_photo(start: Start, storage: Sqli
     assert len(grader.seen) == 1
     assert len(await storage.attempts.for_user(await user_id(storage, ALICE))) == 1
     assert len(fake.calls_to("sendPhoto")) == 1
+    # The sender is told once why the other two photos were not graded.
+    told = [c for c in fake.calls_to("sendMessage") if c.text == t("telegram.album_extra")]
+    assert len(told) == 1
 
 
 async def test_an_album_captioned_ocr_reads_every_photo(start: Start) -> None:
