@@ -204,6 +204,7 @@ async def run_bot(settings: Settings) -> int:
                     max_photo_bytes=settings.max_photo_bytes,
                     stop=stop,
                     senders=app.senders,
+                    sync_guild=settings.discord_dev_guild,
                 )
             )
         loop = asyncio.get_running_loop()

@@ -42,6 +42,12 @@ class ChatGone(Exception):
     """The platform says the bot can no longer post in the chat (removed, blocked)."""
 
 
+class PostLater(Exception):
+    """The chat cannot take the post yet (a Discord server with no channel the bot may write
+    in): the claim is given back without an error log, and later rounds try again. The
+    adapter says why, once."""
+
+
 class DailyPoster:
     """One round posts every due prompt; ``start`` runs rounds on an AsyncIOScheduler."""
 
@@ -101,6 +107,9 @@ class DailyPoster:
             await self._core.daily_failed(challenge)
             await self._core.storage.chats.set_active(chat.id, False)
             log.info("daily.chat_gone", extra={"fields": {"chat": chat.id}})
+            return 0
+        except PostLater:
+            await self._core.daily_failed(challenge)
             return 0
         except BaseException:
             # Not posted: give the claim back so the next round tries again.

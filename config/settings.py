@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     telegram_webhook_listen: str = "0.0.0.0"
     telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
     telegram_webhook_secret: SecretStr | None = None
+    # Slash commands are synced to this one server at start (they show there at once; global
+    # commands take up to an hour to appear), for development.
+    discord_dev_guild: int | None = None
     database_path: Path = Path("data/bot.sqlite3")
     data_dir: Path = Path("data")
     # The models committed beside the code, wherever the bot is started from.

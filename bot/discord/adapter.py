@@ -31,7 +31,7 @@ from bot.messages import (
     ReplyImage,
     UserRef,
 )
-from bot.scheduler import ChatGone, Sender
+from bot.scheduler import ChatGone, PostLater, Sender
 from storage.protocols import ChatRecord
 
 log = logging.getLogger(__name__)
@@ -53,21 +53,11 @@ Handle = Callable[[IncomingMessage], Awaitable[list[Reply]]]
 Interaction = discord.Interaction[discord.Client]
 
 
-class NoDailyChannel(Exception):
+class NoDailyChannel(PostLater):
     """A server has nowhere the bot may post its daily prompt. Not ChatGone: the bot is still a
     member, and the post is made once an admin picks a channel or fixes its permissions."""
 
 
-class _QuietSkips(logging.Filter):
-    """Drops the scheduler's stack trace for a skip this adapter has already logged (once per
-    chat and day): the scheduler retries every 30 s and logs every failure it sees."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, NoDailyChannel)
-
-
-_QUIET_SKIPS = _QuietSkips()
 # Buttons outlive the adapter that sent them (restarts); a press finds the live adapter here.
 _ADAPTERS: weakref.WeakKeyDictionary[discord.Client, DiscordAdapter] = weakref.WeakKeyDictionary()
 
@@ -145,7 +135,7 @@ class ActionButton(
         if adapter is None or not action:
             # From before a restart, for an action too long to travel in the button itself.
             await interaction.response.send_message(
-                t("telegram.button_expired"), ephemeral=True, allowed_mentions=NO_PINGS
+                t("buttons.expired"), ephemeral=True, allowed_mentions=NO_PINGS
             )
             return
         # A button under a message only its user sees (/forget) answers only them too.
@@ -196,7 +186,6 @@ class DiscordAdapter:
         client.event(self.on_message)
         client.event(self.on_ready)
         _ADAPTERS[client] = self
-        logging.getLogger("bot.scheduler").addFilter(_QUIET_SKIPS)
 
     @staticmethod
     def intents(*, message_content: bool = True) -> discord.Intents:

@@ -28,6 +28,11 @@ OnOff = Literal["on", "off"]
 Decision = Literal["accept", "reject"]
 
 
+def option(name: str) -> str:
+    """An option's description, from the locale file."""
+    return t(f"discord_options.{name}")[:MAX_DESCRIPTION]
+
+
 def describe(name: str) -> str:
     spec = COMMANDS[name]
     text = t(spec.description_key)
@@ -64,10 +69,12 @@ def build_tree(
 
     # "Send a photo of your handwriting to answer today's challenge."
     @tree.command(name="answer", description=t("help.footer")[:MAX_DESCRIPTION])
+    @app_commands.describe(image=option("image"))
     async def answer_photo(interaction: Interaction, image: discord.Attachment) -> None:
         await run(interaction, attachment=image)
 
     @tree.command(name="ocr", description=describe("ocr"))
+    @app_commands.describe(image=option("image"))
     async def ocr(interaction: Interaction, image: discord.Attachment) -> None:
         await run(interaction, text="/ocr", attachment=image)
 
@@ -76,10 +83,12 @@ def build_tree(
         await run(interaction, text="/hint")
 
     @tree.command(name="practice", description=describe("practice"))
+    @app_commands.describe(stop=option("stop"))
     async def practice(interaction: Interaction, stop: bool = False) -> None:
         await run(interaction, text=command_line("/practice", "stop" if stop else None))
 
     @tree.command(name="leaderboard", description=describe("leaderboard"))
+    @app_commands.describe(period=option("period"))
     async def leaderboard(interaction: Interaction, period: Period | None = None) -> None:
         await run(interaction, text=command_line("/leaderboard", period))
 
@@ -88,11 +97,15 @@ def build_tree(
         await run(interaction, text="/stats")
 
     @tree.command(name="wrong", description=describe("wrong"))
+    @app_commands.describe(hanzi=option("hanzi"), answer=option("answer"))
     async def wrong(interaction: Interaction, hanzi: str, answer: int | None = None) -> None:
         await run(interaction, text=command_line("/wrong", f"#{answer}" if answer else None, hanzi))
 
     # Open to everyone: members may look at the settings; the core refuses their changes.
     @tree.command(name="settings", description=describe("settings"))
+    @app_commands.describe(
+        tz=option("tz"), time=option("time"), daily=option("daily"), channel=option("channel")
+    )
     async def settings(
         interaction: Interaction,
         tz: str | None = None,
@@ -125,6 +138,7 @@ def build_tree(
     )
 
     @challenge.command(name="set", description=describe("challenge"))
+    @app_commands.describe(hanzi=option("hanzi"))
     async def challenge_set(interaction: Interaction, hanzi: str) -> None:
         await run(interaction, text=command_line("/challenge set", hanzi))
 
@@ -132,6 +146,7 @@ def build_tree(
 
     @tree.command(name="review", description=describe("review"))
     @app_commands.default_permissions(manage_guild=True)
+    @app_commands.describe(decision=option("decision"), id=option("id"))
     async def review(
         interaction: Interaction, decision: Decision | None = None, id: int | None = None
     ) -> None:
@@ -142,6 +157,11 @@ def build_tree(
     async def export(interaction: Interaction) -> None:
         # Zipping a chat's photos can take longer than Discord's 3 seconds.
         await run(interaction, text="/export", slow=True)
+
+    @tree.command(name="remind", description=describe("remind"))
+    @app_commands.describe(switch=option("switch"))
+    async def remind(interaction: Interaction, switch: OnOff | None = None) -> None:
+        await run(interaction, text=command_line("/remind", switch))
 
     @tree.command(name="forget", description=describe("forget"))
     async def forget(interaction: Interaction) -> None:

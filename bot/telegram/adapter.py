@@ -499,7 +499,7 @@ class TelegramAdapter:
         action = self._actions.decode(query.data or "")
         if not action:
             # A token from before a restart, or a button of some other bot version.
-            await query.answer(t("telegram.button_expired", self._language))
+            await query.answer(t("buttons.expired", self._language))
             return
         # Answer at once, so the client stops its spinner while the core works.
         await query.answer()

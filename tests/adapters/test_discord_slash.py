@@ -480,7 +480,7 @@ async def test_a_long_action_travels_as_a_token_until_a_restart(
     assert "/leaderboard" in reply.content
     second = await make_server(core=first.core)
     [expired] = second.replies(await second.press(button.custom_id, elsewhere=first))
-    assert expired.content == t("telegram.button_expired") and expired.ephemeral
+    assert expired.content == t("buttons.expired") and expired.ephemeral
 
 
 async def test_ocr_reads_the_attached_photo(make_server: MakeServer, tmp_path: Path) -> None:
@@ -638,9 +638,13 @@ async def test_the_commands_are_synced_with_descriptions_and_permissions(
         "challenge",
         "review",
         "export",
+        "remind",
         "forget",
     }
     assert all(0 < len(command["description"]) <= 100 for command in commands.values())
+    # Every option is described for the user (Discord shows "..." otherwise).
+    options = [o for c in commands.values() for o in c.get("options", []) if o["type"] != 1]
+    assert options and all(o["description"] != "…" for o in options)
     assert commands["today"]["description"] == t("commands.today")
     manage_guild = discord.Permissions(manage_guild=True).value
     assert int(commands["export"]["default_member_permissions"]) == manage_guild

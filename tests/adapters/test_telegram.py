@@ -289,7 +289,7 @@ async def test_a_button_from_before_a_restart_is_answered_not_ignored(
     fake = running
     pressed = fake.push_callback(DM, ALICE, "#77")
     answered = await reply_to(fake, pressed, "answerCallbackQuery")
-    assert answered.params["text"] == t("telegram.button_expired")
+    assert answered.params["text"] == t("buttons.expired")
     assert fake.calls_to("sendMessage") == []
 
 

@@ -16,6 +16,8 @@ from recognition.images import ImageProblem
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOKUPS = {"t", "say", "text", "UserError"}
+# Helpers that look up a key under a fixed prefix: option("image") -> discord_options.image.
+PREFIXED = {"option": "discord_options."}
 
 
 def _name(func: ast.expr) -> str:
@@ -33,6 +35,8 @@ def literal_lookups() -> set[str]:
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if isinstance(node, ast.Call) and _name(node.func) in LOOKUPS and node.args:
                 keys |= _strings(node.args[0])
+            if isinstance(node, ast.Call) and _name(node.func) in PREFIXED and node.args:
+                keys |= {PREFIXED[_name(node.func)] + k for k in _strings(node.args[0])}
             # A message key passed on as an argument: refuse(ctx, cmd, key="...").
             if isinstance(node, ast.Call):
                 for keyword in node.keywords:

@@ -65,6 +65,7 @@ def test_every_setting_is_read_from_the_environment() -> None:
             "HANZI_TELEGRAM_WEBHOOK_LISTEN": "127.0.0.1",
             "HANZI_TELEGRAM_WEBHOOK_PORT": "8088",
             "HANZI_TELEGRAM_WEBHOOK_SECRET": "s3cret-Token_1\n",
+            "HANZI_DISCORD_DEV_GUILD": "123456789012345678",
             "HANZI_DATABASE_PATH": "/srv/hanzi/bot.db",
             "HANZI_DATA_DIR": "/srv/hanzi/data",
             "HANZI_MODEL_DIR": "/srv/hanzi/models",
@@ -87,6 +88,7 @@ def test_every_setting_is_read_from_the_environment() -> None:
     assert (settings.telegram_webhook_listen, settings.telegram_webhook_port) == ("127.0.0.1", 8088)
     assert settings.telegram_webhook_secret is not None
     assert settings.telegram_webhook_secret.get_secret_value() == "s3cret-Token_1"
+    assert settings.discord_dev_guild == 123456789012345678
     assert settings.database_path == Path("/srv/hanzi/bot.db")
     assert settings.data_dir == Path("/srv/hanzi/data")
     assert settings.model_dir == Path("/srv/hanzi/models")
