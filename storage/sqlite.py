@@ -640,11 +640,16 @@ class SqliteScores:
             (board.first_day or date.min).isoformat(),
             (board.last_day or date.max).isoformat(),
         ]
+        source = "daily_scores"
         if board.chat_id is not None:
             where.insert(0, "chat_id = ?")
             params.insert(0, board.chat_id)
+            # Without ANALYZE statistics SQLite walks the chat's whole history by primary key
+            # to skip a sort; the (chat, day) index reads only the days asked for (measured at
+            # 1M answers: a big chat's "today" 3.2 ms -> 0.1 ms, `hanzi-bot bench leaderboard`).
+            source += " INDEXED BY daily_scores_day"
         return (
-            "SELECT user_id, SUM(points) AS points FROM daily_scores"
+            f"SELECT user_id, SUM(points) AS points FROM {source}"
             f" WHERE {' AND '.join(where)} GROUP BY user_id HAVING SUM(points) > 0",
             params,
         )
