@@ -265,6 +265,12 @@ async def _verdict_replies(
         buttons.append(Button(ctx.text("buttons.not_what_i_wrote"), f"/wrong #{attempt.id}"))
     else:
         lines.append(_verdict_text(ctx, grade))
+        if grade.verdict is Verdict.WRONG and grade.predicted and grade.predicted != target:
+            # What it looks like instead, drawn: it teaches the difference without giving
+            # the target away (that is the last rung of the hints).
+            image = await _answer_picture(
+                core, ctx, photo, grade.predicted, caption_key="image.looks_like"
+            )
         if grade.verdict in (Verdict.WRONG, Verdict.INCOMPLETE):
             buttons.append(
                 Button(
@@ -312,7 +318,9 @@ def _scores_line(ctx: Context, grade: Grade) -> str:
     return ctx.text("verdict.scores", confidence=round(100 * grade.confidence))
 
 
-async def _answer_picture(core: Core, ctx: Context, photo: Photo, target: str) -> ReplyImage | None:
+async def _answer_picture(
+    core: Core, ctx: Context, photo: Photo, target: str, *, caption_key: str = "image.model"
+) -> ReplyImage | None:
     try:
         # Tens of milliseconds of drawing: off the event loop, like grading.
         png = await asyncio.to_thread(
@@ -320,11 +328,12 @@ async def _answer_picture(core: Core, ctx: Context, photo: Photo, target: str) -
             photo.data,
             target,
             photo_caption=ctx.text("image.you"),
-            model_caption=ctx.text("image.model"),
+            model_caption=ctx.text(caption_key),
             strokes=core.strokes,
         )
     except (UnreadableImage, MissingStrokes, OSError) as exc:
-        log.warning("answer.image_failed", extra={"fields": {"why": str(exc)}})
+        # A guess outside the stroke data (a non-HSK 1 character) simply has no picture.
+        log.info("answer.image_skipped", extra={"fields": {"why": str(exc)}})
         return None
     return ReplyImage(png, filename="answer.png")
 

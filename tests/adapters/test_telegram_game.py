@@ -189,8 +189,9 @@ async def test_the_bot_is_wrong_button_records_a_correction_only_an_admin_accept
         fake.admins.add((GROUP.id, ALICE.id))
         await reply_to(fake, fake.push_text(GROUP, BOB, "/today"))
 
-        verdict = await reply_to(fake, fake.push_photo(GROUP, BOB, handwriting_png()))
-        await fake.wait_for("sendPhoto")  # the next hint, drawn
+        # The verdict comes with a drawing of what the photo looks like (女), then a hint.
+        verdict = await reply_to(fake, fake.push_photo(GROUP, BOB, handwriting_png()), "sendPhoto")
+        await fake.wait_for("sendPhoto", 2)  # the next hint, drawn
         target = grader.seen[0][1]
         assert verdict.text.startswith("Not quite: that looks like 女")
         [[button]] = verdict.json("reply_markup")["inline_keyboard"]
@@ -228,8 +229,8 @@ async def test_export_sends_the_dataset_as_a_zip_document_to_admins_only(
         fake = bot.fake
         fake.admins.add((GROUP.id, ALICE.id))
         await reply_to(fake, fake.push_text(GROUP, BOB, "/today"))
-        verdict = await reply_to(fake, fake.push_photo(GROUP, BOB, handwriting_png()))
-        await fake.wait_for("sendPhoto")
+        verdict = await reply_to(fake, fake.push_photo(GROUP, BOB, handwriting_png()), "sendPhoto")
+        await fake.wait_for("sendPhoto", 2)
         [[button]] = verdict.json("reply_markup")["inline_keyboard"]
         await reply_to(fake, fake.push_callback(GROUP, BOB, button["callback_data"]))
 

@@ -40,11 +40,13 @@ def literal_lookups() -> set[str]:
             # A message key passed on as an argument: refuse(ctx, cmd, key="...").
             if isinstance(node, ast.Call):
                 for keyword in node.keywords:
-                    if keyword.arg == "key":
+                    if keyword.arg is not None and keyword.arg.endswith("key"):
                         keys |= _strings(keyword.value)
             if isinstance(node, ast.arguments):
-                for arg, default in zip(node.args[::-1], node.defaults[::-1], strict=False):
-                    if arg.arg == "key":
+                named = [*zip(node.args[::-1], node.defaults[::-1], strict=False)]
+                named += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d]
+                for arg, default in named:
+                    if arg.arg.endswith("key"):
                         keys |= _strings(default)
     return keys
 

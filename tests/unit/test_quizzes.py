@@ -166,6 +166,8 @@ async def test_practice_reviews_due_cards_and_rates_them_by_the_verdict(
     grader.next[len(handwriting_png(230))] = Grade(Verdict.WRONG, "女", 0.9)
     wrong = await dm.send(photo=handwriting_png(230))
     assert "looks like 女" in wrong[0].text and wrong[1].text.startswith("Hint 1")
+    # Drawn beside the photo: what 女 looks like, never the card's own character.
+    assert wrong[0].image is not None and wrong[0].image.data.startswith(b"\x89PNG")
     ratings = await storage.connection.execute_fetchall(
         "SELECT rating FROM srs_review_log ORDER BY id"
     )
