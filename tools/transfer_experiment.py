@@ -211,6 +211,25 @@ def finetune(work: Path, run: str, epochs: int) -> Path:
     return out
 
 
+def attraction(model: Any, root: Path, others: str) -> dict[str, Any]:
+    """How many HSK 1 images of a group are named as one of ``others`` (the other group's
+    characters): the way real ink of some characters could pull look-alikes towards them."""
+    from recognition.charmodel import Job
+    from recognition.evaluate import UNKNOWN_DIR, collect
+
+    items = [it for it in collect(root, model.charset) if it.label != UNKNOWN_DIR]
+    named: dict[str, int] = {}
+    for k in range(0, len(items), 64):
+        batch = items[k : k + 64]
+        for it, d in zip(
+            batch, model.judge([Job(i.path.read_bytes()) for i in batch]), strict=True
+        ):
+            top = d.top5[0][0] if d.top5 else ""
+            if top and top in others:
+                named[f"{it.label}->{top}"] = named.get(f"{it.label}->{top}", 0) + 1
+    return {"share": sum(named.values()) / max(1, len(items)), "pairs": named}
+
+
 def evaluate(work: Path, runs: Sequence[str]) -> dict[str, Any]:
     """Every model on every test group, alone and fused; cached by model version."""
     from recognition.charmodel import load_char_model
@@ -229,11 +248,15 @@ def evaluate(work: Path, runs: Sequence[str]) -> dict[str, Any]:
             mode = "fused" if fused else "alone"
             for group in GROUPS:
                 key = f"{group}/{mode}"
-                if key in entry:
+                if "named_as_other_group" in entry.get(key, {}):
                     continue
+                others = "".join(GROUPS[g][0] for g in GROUPS if g != group)
                 model = load_char_model(model_dir, second_opinion=fused)
                 try:
                     entry[key] = evaluate_chars(model, work / "test" / group)
+                    entry[key]["named_as_other_group"] = attraction(
+                        model, work / "test" / group, others
+                    )
                 finally:
                     model.close()
                 print(name, key, json.dumps(entry[key], ensure_ascii=False), flush=True)
@@ -256,7 +279,7 @@ def table(results: dict[str, Any]) -> str:
     """Base vs fine-tuned on the test writers: groups A (seen in real form) and B (not)."""
     cols = ("top1", "verify_accept_correct", "verify_accept_wrong", "unknown_rejected")
     head = "| model | group | mode | images | top-1 | right accepted | wrong accepted | "
-    head += "unknown rejected |\n|---|---|---|---|---|---|---|---|"
+    head += "unknown rejected | named as the other group |\n|---|---|---|---|---|---|---|---|---|"
     rows = [head]
     seen = {"fold1": "G1", "fold2": "G2"}
     for run in ("fold1", "fold2", CONTROL, "all"):
@@ -270,17 +293,23 @@ def table(results: dict[str, Any]) -> str:
                 base = results["base"][f"{group}/{mode}"]
                 new = results[run][f"{group}/{mode}"]
                 cells = [f"{_pct(base[c])} -> {_pct(new[c])}" for c in cols]
+                pulled = [r["named_as_other_group"]["share"] for r in (base, new)]
+                cells.append(f"{_pct(pulled[0])} -> {_pct(pulled[1])}")
                 rows.append(
                     f"| {run} | {role}: {group} | {mode} | {base['images']} + "
                     f"{base['unknown_images']} | " + " | ".join(cells) + " |"
                 )
     rows.append("")
-    rows.append("| model | synthetic top-1 | right accepted | wrong accepted | unknown rejected |")
-    rows.append("|---|---|---|---|---|")
+    rows.append(
+        "| model | synthetic top-1 | right accepted | wrong accepted | unknown rejected "
+        "| incomplete flagged |"
+    )
+    rows.append("|---|---|---|---|---|---|")
     for name in ("base", "fold1", "fold2", CONTROL, "all"):
         s = results.get(name, {}).get("synthetic")
         if s:
-            rows.append(f"| {name} | " + " | ".join(_pct(s.get(c)) for c in cols) + " |")
+            figures = [_pct(s.get(c)) for c in (*cols, "incomplete_flagged")]
+            rows.append(f"| {name} | " + " | ".join(figures) + " |")
     return "\n".join(rows)
 
 
