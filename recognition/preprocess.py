@@ -87,15 +87,36 @@ def to_gray(img: Image.Image, *, max_side: int = 1024) -> Gray:
     return np.asarray(gray, dtype=np.uint8).copy()
 
 
+# Polarity is judged on a small copy, against a coarse estimate of the background: the
+# median of each of 4 x 4 tiles, where writing is nearly always the minority.
+POLARITY_SIDE = 64
+POLARITY_TILES = 4
+
+
+def _tile_background(small: Gray) -> npt.NDArray[np.float32]:
+    h, w = small.shape
+    th, tw = max(1, h // POLARITY_TILES), max(1, w // POLARITY_TILES)
+    rows, cols = max(1, h // th), max(1, w // tw)
+    tiles = small[: rows * th, : cols * tw].reshape(rows, th, cols, tw)
+    medians = np.median(tiles, axis=(1, 3)).astype(np.float32)
+    smooth = Image.fromarray(medians, mode="F").resize((w, h), Image.Resampling.BILINEAR)
+    return np.asarray(smooth, dtype=np.float32)
+
+
 def is_dark_background(gray: Gray) -> bool:
-    """The background is most of the picture, so the median sits near it; the ink is the
-    far tail. If that tail is on the bright side, the photo is light on dark (a board)."""
-    # Percentiles from a histogram: exact for 8-bit values and much cheaper than sorting.
-    cdf = np.cumsum(np.bincount(gray.ravel(), minlength=256))
-    lo, mid, hi = (int(np.searchsorted(cdf, q * cdf[-1])) for q in (0.02, 0.5, 0.98))
+    """Whether the writing is light on dark (a board) rather than dark on light.
+
+    The background is most of the picture, so the writing is the far tail of the brightness
+    around it: a long bright tail means chalk. The tails are measured after the picture's
+    wide changes of brightness are taken out (a tiled median background), because a
+    reflection on paper is a long bright tail too, and read on the raw picture it looked
+    like a board."""
+    small = _shrink(gray, POLARITY_SIDE)
+    residual = small.astype(np.float32) - _tile_background(small)
+    lo, hi = np.percentile(residual, (2, 98))
     if hi - lo < 24:
-        return bool(mid < 96)
-    return bool((mid - lo) < (hi - mid))
+        return bool(np.median(small) < 96)
+    return bool(-lo < hi)
 
 
 def _shrink(gray: Gray, side: int) -> Gray:

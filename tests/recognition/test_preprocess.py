@@ -455,13 +455,6 @@ def glare(shape: tuple[int, int], centre: tuple[float, float], radius: float, pe
     return np.asarray(peak * np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * radius**2)))
 
 
-@pytest.mark.xfail(
-    reason="_is_dark_background compares the 2nd and 98th percentiles around the median: "
-    "when the ink covers under 2% of the photo, a bright reflection makes the bright "
-    "tail the longer one and the paper photo is read as a board (inverted)",
-    raises=AssertionError,
-    strict=True,
-)
 def test_prepare_small_character_with_a_reflection() -> None:
     clean = gray(page(size=(300, 400), box=(40, 200, 140, 300)))  # ink ~1.5% of the photo
     reference = prepare(clean)
@@ -475,11 +468,6 @@ def test_prepare_small_character_with_a_reflection() -> None:
     assert corr(prepared.image, reference.image) > 0.9
 
 
-@pytest.mark.xfail(
-    reason="same polarity mistake: a blank page with a reflection is read as a board and "
-    "its paper grain becomes full-contrast ink",
-    strict=True,
-)
 def test_prepare_blank_page_with_a_reflection_has_no_ink() -> None:
     rng = np.random.default_rng(0)
     shine = glare((400, 300), (100.0, 220.0), 50.0, 30.0) + rng.normal(0, 3, (400, 300))
