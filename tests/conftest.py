@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from PIL import Image, ImageDraw
@@ -16,6 +19,22 @@ from bot.messages import ChatKind, ChatRef, IncomingMessage, Photo, Reply, UserR
 from quizzes.hsk import load_vocabulary
 from recognition.api import Grade
 from storage import ImageStore, SqliteStorage, open_storage
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_tool(name: str) -> ModuleType:
+    """A script of tools/ as a module (tools/ is not a package), loaded once per run."""
+    found = sys.modules.get(name)
+    if found is not None:
+        return found
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Registered first: its dataclasses look their module up while being defined.
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def handwriting_png(size: int = 200, fmt: str = "PNG") -> bytes:

@@ -3,33 +3,20 @@ one group, and the fine-tuning pool is capped and spread over writers."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.conftest import load_tool
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _tool(name: str) -> ModuleType:
-    found = sys.modules.get(name)
-    if found is not None:
-        return found
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Registered first: its dataclasses look their module up while being defined.
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def tool() -> ModuleType:
-    return _tool("transfer_experiment")
+    return load_tool("transfer_experiment")
 
 
 @pytest.fixture()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from quizzes.hsk import Character, Vocabulary, Word, load_vocabulary
+from tests.conftest import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_SOURCE = REPO.parent / "shared" / "data" / "hsk" / "hsk-old-level1.json"
@@ -21,14 +20,7 @@ def vocab() -> Vocabulary:
 
 
 def _build_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "build_hsk_data", REPO / "tools" / "build_hsk_data.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("build_hsk_data")
 
 
 def test_hsk1_has_150_words_written_with_178_characters(vocab: Vocabulary) -> None:

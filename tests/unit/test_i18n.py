@@ -44,7 +44,9 @@ def literal_lookups() -> set[str]:
                         keys |= _strings(keyword.value)
             if isinstance(node, ast.arguments):
                 named = [*zip(node.args[::-1], node.defaults[::-1], strict=False)]
-                named += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d]
+                named += [
+                    (a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults, strict=True) if d
+                ]
                 for arg, default in named:
                     if arg.arg.endswith("key"):
                         keys |= _strings(default)

@@ -3,10 +3,8 @@ first hint shows them; the builder's stroke matching never names a wrong one."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -17,6 +15,7 @@ from quizzes.hints import NOTHING_TO_SHOW, hint
 from quizzes.hsk import load_vocabulary
 from quizzes.strokeorder import radical_image
 from quizzes.strokes import HSK1_STROKES, StrokeData, load_strokes
+from tests.conftest import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "quizzes" / "data" / "hsk1.json"
@@ -25,22 +24,9 @@ VOCABULARY = load_vocabulary()
 STROKES = load_strokes()
 
 
-def _tool(name: str) -> ModuleType:
-    found = sys.modules.get(name)
-    if found is not None:
-        return found
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Registered first: its dataclasses look their module up while being defined.
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def build() -> ModuleType:
-    return _tool("build_hsk_data")
+    return load_tool("build_hsk_data")
 
 
 def shipped_characters() -> list[dict[str, str]]:
@@ -72,7 +58,7 @@ def test_the_stroke_file_marks_radical_strokes() -> None:
 
 
 def test_the_extractor_keeps_radical_strokes(tmp_path: Path) -> None:
-    extract = _tool("extract_stroke_data").extract
+    extract = load_tool("extract_stroke_data").extract
     raw = json.loads(HSK1_STROKES.read_text("utf-8"))
     for ch in "话人":
         (tmp_path / f"{ch}.json").write_text(json.dumps(raw[ch]), "utf-8")
@@ -87,7 +73,7 @@ def test_the_extractor_keeps_radical_strokes(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not (PACKAGE / "ARPHICPL.TXT").exists(), reason="hanzi-writer-data not fetched")
 def test_the_committed_stroke_file_is_what_the_extractor_writes() -> None:
-    assert _tool("extract_stroke_data").main([str(PACKAGE), "--check"]) == 0
+    assert load_tool("extract_stroke_data").main([str(PACKAGE), "--check"]) == 0
 
 
 # --- the vocabulary and the first hint ---------------------------------------------------------
