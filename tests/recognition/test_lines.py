@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from recognition.api import PageProblem
 from recognition.images import ImageRejected
 from recognition.lines import (
+    LineDecoding,
     LineOCR,
     LineOCRReader,
     Photo,
@@ -23,6 +24,8 @@ from recognition.lines import (
     crop_quad,
     decode_photo,
     detection_boxes,
+    ink_contrast,
+    lengthened,
     min_area_rect,
     page_problem,
     reading_order,
@@ -145,6 +148,37 @@ def test_a_tall_crop_is_turned_to_read_left_to_right() -> None:
     assert np.nonzero(ink)[1].mean() < crop.width / 4  # the top came to the left
 
 
+def test_a_line_is_lengthened_along_its_writing_only() -> None:
+    longer = lengthened(quad(100, 50, 200, 40), 0.25)
+    assert longer.points[0] == pytest.approx((90, 50))
+    assert longer.points[2] == pytest.approx((310, 90))
+    # A vertical line grows down its column, by a share of its width.
+    column = lengthened(quad(100, 50, 40, 200), 0.25)
+    assert (column.width, column.height) == (pytest.approx(40), pytest.approx(220))
+    assert lengthened(quad(0, 0, 10, 10), 0.0) == quad(0, 0, 10, 10)
+
+
+def test_past_the_photos_edge_a_crop_is_paper() -> None:
+    img = Image.new("L", (100, 40), 200)
+    crop = np.asarray(crop_quad(img, quad(-20, 0, 140, 40), fill=200))
+    assert crop.shape == (40, 140) and (crop == 200).all()
+
+
+def test_faint_writing_is_darkened_and_paper_stays_paper() -> None:
+    page = np.full((200, 300), 220, dtype=np.uint8)
+    page[90:110, 50:250:10] = 170  # faint pencil strokes
+    out = ink_contrast(page, gain=3.0)
+    assert out[0, 0] == 255 and out[95, 50] == 255 - 3 * 50
+    # A blank page's noise is not raised into writing, nor a dark photo's contrast changed.
+    rng = np.random.default_rng(0)
+    blank = (240 + rng.normal(0, 1, (200, 300))).astype(np.uint8)
+    assert np.array_equal(ink_contrast(blank), blank)
+    dark = np.full((200, 300), 60, dtype=np.uint8)
+    dark[90:110, 50:250] = 200
+    assert np.array_equal(ink_contrast(dark), dark)
+    assert np.array_equal(ink_contrast(page, gain=1.0), page)
+
+
 def test_decode_refuses_what_is_not_a_photo() -> None:
     with pytest.raises(ImageRejected):
         decode_photo(b"not an image at all")
@@ -219,6 +253,14 @@ def test_a_printed_line_is_read_exactly(ocr: LineOCR) -> None:
     assert len(line.char_confidences) == len(line.text)
     assert line.confidence > 0.9 and len(line.box) == 4
     assert (page.width, page.height) == (900, 300) and page.problem is None
+
+
+@pytest.mark.model
+@needs_font
+def test_greedy_and_lexicon_decoding_agree_on_clear_print(ocr: LineOCR) -> None:
+    greedy = LineOCR(decoding=LineDecoding.greedy())
+    photo = png(render(["我们去商店买东西，一共三十块。"]))
+    assert greedy.read(photo).text == ocr.read(photo).text == "我们去商店买东西，一共三十块。"
 
 
 @pytest.mark.model
