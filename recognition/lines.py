@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageOps
 from recognition.api import PageProblem, Point, TextLine, TextPage
 from recognition.ctc import CTCResult, Lexicon, beam_decode
 from recognition.images import MAX_PIXELS, ImageProblem, ImageRejected, opening
-from recognition.ppocr import BLANK, LINE_MIN_WIDTH, MODEL_DIR, PPOCRRecognizer, line_tensor
+from recognition.ppocr import BLANK, MODEL_DIR, PPOCRRecognizer
 from recognition.preprocess import to_gray
 from recognition.runtime import CompiledModel, ModelLoadError
 from recognition.service import BatchingService
@@ -628,9 +628,8 @@ class LineOCR:
         if self._lexicon is None or not isinstance(recognizer, PPOCRRecognizer):
             return recognizer.read_lines(crops)
         d = self.decoding
-        # ppocr.py decodes greedily inside read_lines; the per-step probabilities it decodes
-        # are what the beam search needs.
-        steps = recognizer._run([line_tensor(c) for c in crops], LINE_MIN_WIDTH)
+        # read_lines decodes greedily; the beam search decodes the same per-step output.
+        steps = recognizer.line_probabilities(crops)
         return [
             beam_decode(
                 p,

@@ -219,10 +219,15 @@ class PPOCRRecognizer:
                 out[i] = probs[row, :steps]
         return out
 
+    def line_probabilities(self, images: Sequence[Image8]) -> list[Batch]:
+        """Per-step class probabilities (T, C) of each image read as one text line, for
+        decoders other than the greedy one."""
+        return self._run([line_tensor(im) for im in images], LINE_MIN_WIDTH)
+
     def read_lines(self, images: Sequence[Image8]) -> list[CTCResult]:
         """Read each image as one horizontal text line (uint8, gray or RGB)."""
         results: list[CTCResult] = []
-        for probs in self._run([line_tensor(im) for im in images], LINE_MIN_WIDTH):
+        for probs in self.line_probabilities(images):
             results.extend(greedy_decode_batch(probs[None], self.labels, blank=BLANK))
         return results
 
