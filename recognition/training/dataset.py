@@ -4,17 +4,40 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from recognition.preprocess import NoInk, prepare
-from recognition.training.synth import UNKNOWN, Split, generate
+from recognition.training.photo import PhotoOptions
+from recognition.training.synth import UNKNOWN, HandOptions, Split, generate
 
 # Bump when the generator or preprocessing changes, so stale caches are not reused.
 CACHE_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Changes to the synthetic data for recipe experiments (``hanzi-bot train --hand`` etc.);
+    ``None`` keeps the generator's own defaults, the shipped recipe."""
+
+    hand: HandOptions | None = None
+    photo: PhotoOptions | None = None
+    styles: tuple[float, float, float] | None = None  # pen, brush, font
+
+    def key(self) -> list[Any]:
+        """For the cache key: empty for the shipped recipe, so its caches stay valid."""
+        parts: list[Any] = []
+        if self.hand is not None and self.hand != HandOptions():
+            parts.append(["hand", asdict(self.hand)])
+        if self.photo is not None and self.photo != PhotoOptions():
+            parts.append(["photo", asdict(self.photo)])
+        if self.styles is not None:
+            parts.append(["styles", list(self.styles)])
+        return parts
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,8 +103,10 @@ def build(
     workers: int = 2,
     cache_dir: Path | None = None,
     progress: bool = True,
+    recipe: Recipe | None = None,
 ) -> Arrays:
     """Generate (or load from ``cache_dir``) one split of the training data."""
+    extra = recipe.key() if recipe is not None else []
     key = json.dumps(
         [
             CACHE_VERSION,
@@ -93,6 +118,7 @@ def build(
             split,
             size,
             render_size,
+            *extra,
         ],
         ensure_ascii=False,
     )
@@ -112,6 +138,9 @@ def build(
         unknown=unknown,
         workers=workers,
         progress=progress,
+        photo_options=recipe.photo if recipe else None,
+        hand_options=recipe.hand if recipe else None,
+        styles=recipe.styles if recipe else None,
     )
     x, blank = prepare_all(ds.images, size, workers)
     index = {c: i for i, c in enumerate(classes)}

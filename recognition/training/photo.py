@@ -34,6 +34,12 @@ class PhotoOptions:
     jpeg: float = 0.75
     jpeg_quality: tuple[int, int] = (30, 95)
     zoom: tuple[float, float] = (0.78, 1.08)  # <1 adds paper around the character
+    # A character written small, photographed from afar or scanned coarsely: few pixels,
+    # soft once enlarged (like Chinese MNIST's 64 px form scans). The photo is resampled
+    # through a square of ``lowres_side`` pixels (per 64). Off by default, and no random
+    # draw is made then, so the shipped recipe's samples are unchanged.
+    lowres: float = 0.0
+    lowres_side: tuple[int, int] = (22, 44)
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> Float:
@@ -243,6 +249,13 @@ def photograph(
         pic = pic.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.25, 1.1)) * scale))
     if rng.random() < opts.motion_blur:
         pic = pic.filter(_motion_kernel(rng))
+    if opts.lowres > 0 and rng.random() < opts.lowres:
+        side = max(
+            8, round(int(rng.integers(opts.lowres_side[0], opts.lowres_side[1] + 1)) * scale)
+        )
+        pic = pic.resize((side, side), Image.Resampling.BOX).resize(
+            (w, h), Image.Resampling.BILINEAR
+        )
     arr = np.asarray(pic, dtype=np.float32)
     if rng.random() < opts.noise:
         arr = arr + rng.normal(0, float(rng.uniform(1.0, 9.0)), arr.shape).astype(np.float32)

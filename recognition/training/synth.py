@@ -29,6 +29,7 @@ __all__ = [
     "FontFace",
     "FontSplit",
     "Generator",
+    "HandOptions",
     "Sample",
     "find_cjk_fonts",
     "generate",
@@ -40,6 +41,7 @@ Kind = Literal["char", "font", "unknown", "incomplete"]
 Style = Literal["pen", "brush", "font"]
 Split = Literal["train", "val", "test"]
 
+STYLES = (0.7, 0.12, 0.18)  # shares of pen strokes, brush outlines and fonts
 UNKNOWN = "unknown"  # the label of everything that is not one of the target characters
 _SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 _KIND_CODE: dict[str, int] = {"char": 0, "incomplete": 1, "unknown": 2}
@@ -219,6 +221,23 @@ LATIN_FONT_CHARS = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZabdefghkmnpqrstuvwxyz?&"
 
 
 @dataclass(frozen=True, slots=True)
+class HandOptions:
+    """Ranges of the writers drawn (recipe experiments); the defaults are the shipped recipe.
+
+    ``pen``: median pen width (fraction of the box), ``pen_spread``: sigma of its log,
+    ``pen_min``/``pen_max``: its clip; ``elastic`` and ``sloppy`` scale the smooth
+    displacement field and the per-stroke placement error.
+    """
+
+    pen: float = 0.04
+    pen_spread: float = 0.3
+    pen_min: float = 0.018
+    pen_max: float = 0.085
+    elastic: float = 1.0
+    sloppy: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class _Hand:
     pen: float  # pen width, as a fraction of the character's box
     taper: float  # how much the ends of a stroke thin out (0: ballpoint, ~0.6: brush pen)
@@ -234,13 +253,17 @@ class _Hand:
     flicks: bool  # keeps the brush's entry and exit flicks (a writer trained with a brush)
 
 
-def _draw_hand(rng: np.random.Generator, *, neat: bool = False) -> _Hand:
+def _draw_hand(
+    rng: np.random.Generator, *, neat: bool = False, options: HandOptions | None = None
+) -> _Hand:
     """A writer: how wide the pen, how careful the strokes, how slanted the whole."""
+    o = options or _DEFAULT_HAND
     g = rng.random(13)
     z = np.clip(rng.normal(size=5), -3.0, 3.0)
     waves = rng.random((3, 5))
     # A fifth of writers are beginners whose strokes land well away from where they belong.
     sloppy = (0.2 + 0.8 * g[0]) * (1.6 if g[1] < 0.2 else 1.0) * (0.5 if neat else 1.0)
+    sloppy *= o.sloppy
     rot = math.radians(min(max(3.5 * z[0], -10.0), 10.0))
     slant = 0.09 * z[1]
     rise = -0.06 + 0.05 * z[2]  # horizontal strokes tend to climb to the right
@@ -252,7 +275,7 @@ def _draw_hand(rng: np.random.Generator, *, neat: bool = False) -> _Hand:
         @ np.diag([math.sqrt(aspect), 1 / math.sqrt(aspect)])
     )
     # A smooth random displacement field: three plane waves of about one cycle per box.
-    strength = 0.004 + 0.024 * g[2]
+    strength = (0.004 + 0.024 * g[2]) * o.elastic
     freq = (0.5 + 1.3 * waves[:, 0]) * 2 * np.pi
     fa, da, phase = (waves[:, i] * 2 * np.pi for i in (1, 2, 3))
     amp = strength * (0.3 + 0.7 * waves[:, 4])
@@ -261,7 +284,7 @@ def _draw_hand(rng: np.random.Generator, *, neat: bool = False) -> _Hand:
     )
     taper = 0.0 if g[3] < 0.4 else (0.1 + 0.25 * g[4] if g[3] < 0.75 else 0.3 + 0.35 * g[4])
     return _Hand(
-        pen=min(max(0.04 * math.exp(0.3 * z[4]), 0.018), 0.085),
+        pen=min(max(o.pen * math.exp(o.pen_spread * z[4]), o.pen_min), o.pen_max),
         taper=taper,
         pressure=0.18 * g[5],
         sloppy=sloppy,
@@ -274,6 +297,9 @@ def _draw_hand(rng: np.random.Generator, *, neat: bool = False) -> _Hand:
         fill=0.62 + 0.32 * g[11],
         flicks=g[12] < 0.3,
     )
+
+
+_DEFAULT_HAND = HandOptions()
 
 
 def _warp(points: Points, hand: _Hand) -> Points:
@@ -504,7 +530,8 @@ class Generator:
         exclude: str | None = None,
         photo_options: PhotoOptions | None = None,
         photo_share: float = 0.85,
-        styles: tuple[float, float, float] = (0.7, 0.12, 0.18),
+        styles: tuple[float, float, float] | None = None,
+        hand_options: HandOptions | None = None,
     ) -> None:
         self.strokes = strokes if isinstance(strokes, StrokeData) else find_stroke_data(strokes)
         self.fonts = tuple(fonts)
@@ -516,7 +543,8 @@ class Generator:
         self.exclude = frozenset(hsk1_charset() if exclude is None else exclude) | LOOKALIKES
         self.photo_options = photo_options or PhotoOptions()
         self.photo_share = photo_share
-        self.styles = styles  # pen, brush (outlines), font
+        self.styles = styles or STYLES  # pen, brush (outlines), font
+        self.hand_options = hand_options or HandOptions()
         self._negatives = tuple(c for c in self.strokes.chars if self._is_negative(c))
         self._font_cache: dict[tuple[str, int, int], ImageFont.FreeTypeFont] = {}
         self._glyph_cache: dict[tuple[str, int, str], bool] = {}
@@ -554,7 +582,7 @@ class Generator:
     ) -> tuple[Gray, tuple[int, ...]]:
         """Pen strokes along ``medians`` (or ``plain``, the same without brush flicks, for
         the writers who do not make them)."""
-        hand = _draw_hand(rng, neat=neat)
+        hand = _draw_hand(rng, neat=neat, options=self.hand_options)
         if plain is not None and not hand.flicks:
             medians = plain
         strokes = _pen_strokes(medians, hand, rng)
@@ -597,7 +625,7 @@ class Generator:
         choose_drop: Callable[[np.random.Generator], tuple[int, ...]] | None = None,
     ) -> tuple[Gray, tuple[int, ...]]:
         """The stroke outlines filled: a brush or calligraphy pen, or a font-like hand."""
-        hand = _draw_hand(rng, neat=True)
+        hand = _draw_hand(rng, neat=True, options=self.hand_options)
         moves = []
         for _ in outlines:
             a = math.radians(float(rng.normal(0, 2.0 * hand.sloppy)))
@@ -680,7 +708,7 @@ class Generator:
         if not faces:
             raise _Unavailable(text)
         face = faces[int(rng.integers(len(faces)))]
-        hand = _draw_hand(rng, neat=True)
+        hand = _draw_hand(rng, neat=True, options=self.hand_options)
         weight = int(rng.choice([-1, 0, 0, 1, 1, 2]))
         place = rng.beta(2.0, 2.0, 2)  # off-centre, but rarely against an edge
         big = self.size * self.ss
@@ -1016,6 +1044,9 @@ def generate(
     incomplete_per_class: int = 0,
     unknown: int | None = None,
     photo_share: float = 0.85,
+    photo_options: PhotoOptions | None = None,
+    hand_options: HandOptions | None = None,
+    styles: tuple[float, float, float] | None = None,
     workers: int = 1,
     progress: bool = True,
 ) -> Dataset:
@@ -1031,7 +1062,17 @@ def generate(
     if fonts is None:
         found = split_fonts(find_cjk_fonts())
         fonts = found.train if split == "train" else found.held_out
-    gen = Generator(strokes, fonts, seed, size, split=split, photo_share=photo_share)
+    gen = Generator(
+        strokes,
+        fonts,
+        seed,
+        size,
+        split=split,
+        photo_share=photo_share,
+        photo_options=photo_options,
+        hand_options=hand_options,
+        styles=styles,
+    )
     tasks: list[Task] = []
     for ch in dict.fromkeys(chars):
         tasks += [(ch, "char", i) for i in range(n_per_class)]

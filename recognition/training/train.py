@@ -7,14 +7,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from recognition.training.dataset import Arrays, build
+from recognition.training.dataset import Arrays, Recipe, build
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,24 @@ class TrainConfig:
     widths: tuple[int, ...] = (32, 64, 128, 256)
     real: tuple[Path, ...] = ()
     progress: bool = True
+    # Recipe experiments (tools/ablation.py); the defaults are the shipped recipe. The
+    # synthetic options change the training split only, so that the held-out synthetic
+    # figures of two recipes are measured on the same images.
+    hand: tuple[tuple[str, Any], ...] = ()  # synth.HandOptions fields
+    photo: tuple[tuple[str, Any], ...] = ()  # photo.PhotoOptions fields
+    styles: tuple[float, float, float] | None = None  # pen, brush, font shares
+    label_smoothing: float = 0.1
+    incomplete_weight: float = 0.5
+
+    def recipe(self) -> Recipe:
+        from recognition.training.photo import PhotoOptions
+        from recognition.training.synth import HandOptions
+
+        return Recipe(
+            hand=HandOptions(**dict(self.hand)) if self.hand else None,
+            photo=PhotoOptions(**dict(self.photo)) if self.photo else None,
+            styles=self.styles,
+        )
 
 
 def log(msg: str) -> None:
@@ -89,10 +107,10 @@ def train_model(cfg: TrainConfig, train: Arrays, val: Arrays) -> Any:
     trainable.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
         loss={
-            "probs": keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+            "probs": keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
             "incomplete": keras.losses.BinaryCrossentropy(),
         },
-        loss_weights={"probs": 1.0, "incomplete": 0.5},
+        loss_weights={"probs": 1.0, "incomplete": cfg.incomplete_weight},
         metrics={"probs": ["accuracy"]},
     )
 
@@ -154,6 +172,25 @@ def keep_weights(cfg: TrainConfig, model: Any, classes: int) -> None:
     log(f"version {stamp(cfg.out)}")
 
 
+def parse_options(text: str, cls: type) -> tuple[tuple[str, Any], ...]:
+    """``"pen=0.03,small_zoom=0.4:0.7"`` as (field, value) pairs of the dataclass ``cls``,
+    each value of its default's type (a pair of numbers is written ``a:b``)."""
+    defaults: dict[str, Any] = {f.name: f.default for f in fields(cls)}
+    out: list[tuple[str, Any]] = []
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in defaults:
+            raise SystemExit(f"hanzi-bot train: unknown {cls.__name__} field {name!r}")
+        default = defaults[name]
+        if isinstance(default, tuple):
+            parsed: Any = tuple(type(d)(v) for d, v in zip(default, value.split(":"), strict=True))
+        else:
+            parsed = type(default)(value)
+        out.append((name, parsed))
+    return tuple(out)
+
+
 def parse_args(argv: Sequence[str] | None) -> TrainConfig:
     p = argparse.ArgumentParser(prog="hanzi-bot train", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("models/char"), help="where the model goes")
@@ -177,7 +214,22 @@ def parse_args(argv: Sequence[str] | None) -> TrainConfig:
         help="folders of real handwriting (<dir>/<char>/*.png) to report transfer on",
     )
     p.add_argument("--no-progress", action="store_true")
+    x = p.add_argument_group("recipe experiments (the training split only; defaults: shipped)")
+    x.add_argument("--hand", default="", help="writer ranges, e.g. pen=0.03,elastic=2")
+    x.add_argument("--photo", default="", help="photo options, e.g. small=0.3,small_zoom=0.4:0.7")
+    x.add_argument("--styles", default="", help="pen,brush,font shares (default 0.7,0.12,0.18)")
+    x.add_argument("--label-smoothing", type=float, default=0.1)
+    x.add_argument("--incomplete-weight", type=float, default=0.5, help="its loss weight")
     a = p.parse_args(argv)
+    from recognition.training.photo import PhotoOptions
+    from recognition.training.synth import HandOptions
+
+    styles: tuple[float, float, float] | None = None
+    if a.styles:
+        shares = [float(v) for v in a.styles.split(",")]
+        if len(shares) != 3:
+            raise SystemExit("hanzi-bot train: --styles takes three shares: pen,brush,font")
+        styles = (shares[0], shares[1], shares[2])
     return TrainConfig(
         out=a.out,
         work=a.work,
@@ -194,6 +246,11 @@ def parse_args(argv: Sequence[str] | None) -> TrainConfig:
         widths=tuple(int(w) for w in a.widths.split(",")),
         real=tuple(a.real),
         progress=not a.no_progress,
+        hand=parse_options(a.hand, HandOptions),
+        photo=parse_options(a.photo, PhotoOptions),
+        styles=styles,
+        label_smoothing=a.label_smoothing,
+        incomplete_weight=a.incomplete_weight,
     )
 
 
@@ -217,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         unknown=cfg.unknown,
         seed=cfg.seed,
         split="train",
+        recipe=cfg.recipe(),
         **common,
     )
     held_out: dict[str, Any] = {
@@ -258,6 +316,7 @@ __all__ = [
     "keep_weights",
     "load_real",
     "main",
+    "parse_options",
     "predict",
     "train_model",
 ]

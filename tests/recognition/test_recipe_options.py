@@ -1,0 +1,108 @@
+"""Recipe-experiment options of the generator and `hanzi-bot train` (tools/ablation.py): off by
+default, so the shipped recipe's data and caches stay exactly as they were."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recognition.training.dataset import Recipe, build
+from recognition.training.photo import PhotoOptions, photograph
+from recognition.training.strokes import HSK1_STROKES, StrokeData
+from recognition.training.synth import Generator, HandOptions
+from recognition.training.train import TrainConfig, parse_args, parse_options
+
+
+@pytest.fixture(scope="module")
+def hsk1() -> StrokeData:
+    return StrokeData(HSK1_STROKES)
+
+
+def ink(img: np.ndarray) -> int:
+    return int((255 - img.astype(np.int64)).sum())
+
+
+def test_default_hand_options_draw_the_very_same_samples(hsk1: StrokeData) -> None:
+    plain = Generator(hsk1, (), seed=3, size=64)
+    explicit = Generator(hsk1, (), seed=3, size=64, hand_options=HandOptions())
+    for i, ch in enumerate("我们四六"):
+        a = plain.render_char(ch, plain.rng_for(1, i), style="pen").image
+        b = explicit.render_char(ch, explicit.rng_for(1, i), style="pen").image
+        assert np.array_equal(a, b)
+
+
+def test_a_thinner_pen_leaves_less_ink(hsk1: StrokeData) -> None:
+    plain = Generator(hsk1, (), seed=3, size=64)
+    thin = Generator(hsk1, (), seed=3, size=64, hand_options=HandOptions(pen=0.02, pen_min=0.01))
+    chars = "我们四六学生"
+    total = [
+        sum(ink(g.render_char(c, g.rng_for(2, i), style="pen").image) for i, c in enumerate(chars))
+        for g in (plain, thin)
+    ]
+    assert total[1] < 0.8 * total[0]
+
+
+def test_lowres_is_off_by_default_and_softens_when_on(hsk1: StrokeData) -> None:
+    img = Generator(hsk1, (), seed=3, size=64).render_char("四", np.random.default_rng(0)).image
+    default = photograph(img, np.random.default_rng(5))
+    same = photograph(img, np.random.default_rng(5), options=PhotoOptions(lowres=0.0))
+    assert np.array_equal(default, same)
+    blur_free = PhotoOptions(blur=0, motion_blur=0, noise=0, jpeg=0, perspective=0)
+    sharp = photograph(img, np.random.default_rng(5), options=blur_free, grid="none")
+    soft_opts = PhotoOptions(
+        blur=0, motion_blur=0, noise=0, jpeg=0, perspective=0, lowres=1.0, lowres_side=(20, 20)
+    )
+    soft = photograph(img, np.random.default_rng(5), options=soft_opts, grid="none")
+    assert soft.shape == sharp.shape
+    # Fewer pixels between paper and ink: the edges are no longer crisp.
+    edges = [float(np.abs(np.diff(x.astype(np.float32), axis=1)).max()) for x in (sharp, soft)]
+    assert edges[1] < edges[0]
+
+
+def test_the_shipped_recipe_keeps_its_cache_key(tmp_path: Path) -> None:
+    assert Recipe().key() == []
+    assert Recipe(hand=HandOptions(), photo=PhotoOptions()).key() == []
+    assert Recipe(photo=PhotoOptions(lowres=0.5)).key() != []
+
+    def cached(recipe: Recipe | None) -> int:
+        build(
+            "一二",
+            n_per_class=2,
+            incomplete_per_class=0,
+            unknown=2,
+            seed=1,
+            split="train",
+            size=32,
+            workers=1,
+            cache_dir=tmp_path,
+            progress=False,
+            recipe=recipe,
+        )
+        return len(list(tmp_path.glob("*.npz")))
+
+    assert cached(None) == 1
+    assert cached(Recipe(hand=HandOptions())) == 1  # the same file: the same key
+    assert cached(Recipe(hand=HandOptions(pen=0.02))) == 2
+
+
+def test_train_options_parse_to_typed_fields_and_default_to_the_shipped_recipe() -> None:
+    assert parse_options("pen=0.03,pen-spread=0.4", HandOptions) == (
+        ("pen", 0.03),
+        ("pen_spread", 0.4),
+    )
+    assert parse_options("lowres=0.5,lowres_side=20:40", PhotoOptions) == (
+        ("lowres", 0.5),
+        ("lowres_side", (20, 40)),
+    )
+    with pytest.raises(SystemExit):
+        parse_options("nib=3", HandOptions)
+    cfg = parse_args([])
+    default = TrainConfig(out=cfg.out, work=cfg.work)
+    assert (cfg.hand, cfg.photo, cfg.styles) == ((), (), None)
+    assert (cfg.label_smoothing, cfg.incomplete_weight) == (0.1, 0.5)
+    assert cfg.recipe().key() == [] and default.recipe().key() == []
+    cfg = parse_args(["--hand", "elastic=2", "--styles", "0.5,0.2,0.3", "--label-smoothing", "0"])
+    assert cfg.recipe().hand == HandOptions(elastic=2.0)
+    assert cfg.styles == (0.5, 0.2, 0.3) and cfg.label_smoothing == 0.0
