@@ -73,7 +73,13 @@ async def _for_user(
             text = t("remind.cards_due", chat.language, due=due, plural=plural(due))
             button = Button(t("buttons.practice", chat.language), "/practice")
             out.append(Reminder(chat, Reply(text=text, buttons=(button,))))
-    if clock >= STREAK_WARNING_AT and subscription.last_streak_date != today:
+    # Checked once an evening (a streak not at risk at 20:00 cannot become so before
+    # midnight), so later rounds cost nothing.
+    if (
+        clock >= STREAK_WARNING_AT
+        and subscription.last_streak_date != today
+        and await core.storage.reminders.mark(user, "streak", today)
+    ):
         at_risk: list[str] = []
         for chat_id in await core.storage.scores.chats_with_days(user):
             group = await core.storage.chats.get(chat_id)
@@ -91,7 +97,7 @@ async def _for_user(
                         else group.title or t("remind.this_chat", chat.language),
                     )
                 )
-        if at_risk and await core.storage.reminders.mark(user, "streak", today):
+        if at_risk:
             text = "\n".join([t("remind.streak", chat.language), *at_risk])
             out.append(Reminder(chat, Reply(text=text)))
     return out
