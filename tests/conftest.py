@@ -7,7 +7,7 @@ import io
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -19,8 +19,31 @@ from bot.messages import ChatKind, ChatRef, IncomingMessage, Photo, Reply, UserR
 from quizzes.hsk import load_vocabulary
 from recognition.api import Grade
 from storage import ImageStore, SqliteStorage, open_storage
+from storage.protocols import ChatRecord
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+async def add_chat(
+    storage: SqliteStorage,
+    external_id: str,
+    *,
+    platform: str = "fake",
+    kind: str = "group",
+    title: str | None = None,
+    zone: str = "UTC",
+    at: time = time(9, 0),
+) -> ChatRecord:
+    """A chat as the core creates one on its first message (English, daily post at ``at``)."""
+    return await storage.chats.upsert(
+        platform,
+        external_id,
+        kind=kind,
+        title=external_id if title is None else title,
+        default_timezone=zone,
+        default_daily_time=at,
+        default_language="en",
+    )
 
 
 def load_tool(name: str) -> ModuleType:

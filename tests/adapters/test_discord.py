@@ -7,7 +7,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import time
 from pathlib import Path
 
 import discord
@@ -24,7 +23,7 @@ from bot.messages import IncomingMessage, Reply
 from bot.scheduler import DailyPoster
 from recognition.api import Grade, Verdict
 from storage import SqliteStorage
-from tests.conftest import ScriptedGrader, handwriting_png
+from tests.conftest import ScriptedGrader, add_chat, handwriting_png
 
 
 @dataclass
@@ -303,15 +302,7 @@ async def test_a_server_that_removed_the_bot_stops_getting_posts(
     # A server the client is not in, and a chat keyed by a channel (from before a server
     # was one chat): both end, so no server gets two prompts a day.
     for external_id in ("123456789", str(server.channels[0].id)):
-        await storage.chats.upsert(
-            "discord",
-            external_id,
-            kind="group",
-            title="gone",
-            default_timezone="UTC",
-            default_daily_time=time(9, 0),
-            default_language="en",
-        )
+        await add_chat(storage, external_id, platform="discord", title="gone")
     poster = DailyPoster(server.core, {"discord": server.adapter}, spacing=0)
     assert await poster.run_once() == 0
     assert await storage.chats.list_active() == []

@@ -8,7 +8,6 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ from bot.telegram.adapter import (
 from config import Settings, load_settings
 from storage import ImageStore, SqliteStorage
 from tests.adapters.fake_telegram import Call, FakeChat, FakeTelegram, FakeUser
-from tests.conftest import handwriting_png
+from tests.conftest import add_chat, handwriting_png
 
 TOKEN = "123456789:AAHfakeTokenForTheTestsOnly_abcdefgh"
 LIMIT = 2_000_000
@@ -555,15 +554,7 @@ async def test_the_sender_says_when_a_chat_is_gone(
     description: str,
 ) -> None:
     sender = TelegramSender(TelegramAdapter(make_core(), max_photo_bytes=LIMIT), bot)
-    chat = await storage.chats.upsert(
-        "telegram",
-        str(GROUP.id),
-        kind="group",
-        title="Class 1",
-        default_timezone="UTC",
-        default_daily_time=time(9, 0),
-        default_language="en",
-    )
+    chat = await add_chat(storage, str(GROUP.id), platform="telegram", title="Class 1")
     fake.fail_next("sendMessage", code, description)
     with pytest.raises(ChatGone):
         await sender.send(chat, Reply(text="Today's challenge"))
@@ -578,15 +569,7 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_chat(
     fake: FakeTelegram, bot: Bot, make_core: MakeCore, storage: SqliteStorage
 ) -> None:
     sender = TelegramSender(TelegramAdapter(make_core(), max_photo_bytes=LIMIT), bot)
-    chat = await storage.chats.upsert(
-        "telegram",
-        str(GROUP.id),
-        kind="group",
-        title="Class 1",
-        default_timezone="UTC",
-        default_daily_time=time(9, 0),
-        default_language="en",
-    )
+    chat = await add_chat(storage, str(GROUP.id), platform="telegram", title="Class 1")
     fake.fail_next(
         "sendMessage",
         400,

@@ -7,20 +7,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from storage import SqliteStorage
 from storage.protocols import Award, Board, ChatRecord, LeaderboardRow, UserRecord
+from tests.conftest import add_chat
 
 DAY = date(2026, 3, 10)
 
 
 async def chat(storage: SqliteStorage, name: str = "group") -> ChatRecord:
-    return await storage.chats.upsert(
-        "fake",
-        name,
-        kind="group",
-        title=name,
-        default_timezone="UTC",
-        default_daily_time=time(9),
-        default_language="en",
-    )
+    return await add_chat(storage, name)
 
 
 async def user(storage: SqliteStorage, name: str) -> UserRecord:

@@ -18,7 +18,7 @@ from bot.messages import ChatKind, ChatRef, UserRef
 from recognition.api import Grade, Verdict
 from recognition.evaluate import collect
 from storage import SqliteStorage
-from tests.conftest import Clock, FakeChat, ScriptedGrader, handwriting_png
+from tests.conftest import Clock, FakeChat, ScriptedGrader, add_chat, handwriting_png
 
 GROUP = ChatRef("fake", "class-1", ChatKind.GROUP, "Class 1")
 
@@ -45,14 +45,8 @@ class Graders:
 
 
 async def today_target(core: Core, storage: SqliteStorage, chat: ChatRef, clock: Clock) -> str:
-    record = await storage.chats.upsert(
-        chat.platform,
-        chat.chat_id,
-        kind=chat.kind.value,
-        title=chat.title,
-        default_timezone="UTC",
-        default_daily_time=core.config.default_daily_time,
-        default_language="en",
+    record = await add_chat(
+        storage, chat.chat_id, platform=chat.platform, kind=chat.kind.value, title=chat.title
     )
     return (await core.challenges.today(record, clock())).target
 

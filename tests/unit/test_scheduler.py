@@ -11,7 +11,7 @@ from bot.messages import Reply
 from bot.scheduler import ChatGone, DailyPoster
 from storage import SqliteStorage
 from storage.protocols import ChatRecord
-from tests.conftest import Clock
+from tests.conftest import Clock, add_chat
 
 
 class Outbox:
@@ -26,21 +26,6 @@ class Outbox:
             raise self.fail_with
         self.posts.append((chat.external_id, reply))
         return f"m{len(self.posts)}"
-
-
-async def add_chat(
-    storage: SqliteStorage, name: str, zone: str = "UTC", at: time = time(9, 0)
-) -> ChatRecord:
-    chat = await storage.chats.upsert(
-        "fake",
-        name,
-        kind="group",
-        title=name,
-        default_timezone=zone,
-        default_daily_time=at,
-        default_language="en",
-    )
-    return chat
 
 
 def poster(core: Core, outbox: Outbox) -> DailyPoster:
@@ -104,7 +89,7 @@ async def test_spring_forward_posts_a_skipped_time_right_after_the_jump(
     make_core, clock: Clock, storage: SqliteStorage
 ) -> None:  # type: ignore[no-untyped-def]
     # New York, 14 March 2027: 02:00 EST jumps to 03:00 EDT; 02:30 never happens.
-    await add_chat(storage, "ny", "America/New_York", time(2, 30))
+    await add_chat(storage, "ny", zone="America/New_York", at=time(2, 30))
     outbox = Outbox()
     daily = poster(make_core(), outbox)
     clock.now = datetime(2027, 3, 14, 6, 59, tzinfo=UTC)  # 01:59 EST
@@ -121,7 +106,7 @@ async def test_fall_back_posts_a_repeated_time_once(
     make_core, clock: Clock, storage: SqliteStorage
 ) -> None:  # type: ignore[no-untyped-def]
     # New York, 7 November 2027: 01:00-01:59 happens twice (EDT, then EST).
-    await add_chat(storage, "ny", "America/New_York", time(1, 30))
+    await add_chat(storage, "ny", zone="America/New_York", at=time(1, 30))
     outbox = Outbox()
     daily = poster(make_core(), outbox)
     clock.now = datetime(2027, 11, 7, 5, 30, tzinfo=UTC)  # 01:30 EDT
@@ -181,15 +166,7 @@ async def test_chats_with_daily_posts_off_or_no_connected_adapter_get_nothing(
 ) -> None:  # type: ignore[no-untyped-def]
     off = await add_chat(storage, "quiet")
     await storage.chats.update_settings(off.id, daily_enabled=False)
-    await storage.chats.upsert(
-        "elsewhere",
-        "x",
-        kind="group",
-        title="x",
-        default_timezone="UTC",
-        default_daily_time=time(9, 0),
-        default_language="en",
-    )
+    await add_chat(storage, "x", platform="elsewhere")
     outbox = Outbox()
     clock.now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     assert await poster(make_core(), outbox).run_once() == 0
