@@ -287,11 +287,9 @@ class Core:
                     buttons=(Button(t("forget.confirm_button", ctx.lang), "/forget confirm"),),
                 )
             ]
-        attempts = len(await self.storage.attempts.for_user(ctx.user.id))
+        attempts = await self.storage.attempts.count_for_user(ctx.user.id)
         cards = await self.storage.cards.count(ctx.user.id)
-        corrections = sum(
-            1 for c in await self.storage.corrections.list() if c.user_id == ctx.user.id
-        )
+        corrections = await self.storage.corrections.count_for_user(ctx.user.id)
         has_data = attempts or cards or corrections
         orphans = await self.storage.forget_user(ctx.user.id)
         for ref in orphans:

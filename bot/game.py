@@ -154,14 +154,14 @@ async def _practice_answer(
     if isinstance(stored, list):
         return stored
     attempt, grade = stored
-    earlier = [
-        a
-        for a in await core.storage.attempts.for_user(ctx.user.id, ctx.chat.id)
-        if a.kind == "practice"
-        and a.target == item
-        and a.id < attempt.id
-        and a.received_at >= shown_at
-    ]
+    earlier = await core.storage.attempts.earlier_tries(
+        user_id=ctx.user.id,
+        chat_id=ctx.chat.id,
+        kind="practice",
+        target=item,
+        since=shown_at,
+        before_id=attempt.id,
+    )
     hints = await core.storage.hints.level(ctx.user.id, ctx.chat.id, None, item)
     await _settle(
         core,

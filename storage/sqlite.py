@@ -510,6 +510,23 @@ class SqliteAttempts:
             )
         return [_attempt(row) for row in rows]
 
+    async def count_for_user(self, user_id: int) -> int:
+        row = await self._db.one("SELECT COUNT(*) AS n FROM attempts WHERE user_id = ?", (user_id,))
+        assert row is not None
+        return int(row["n"])
+
+    async def earlier_tries(
+        self, *, user_id: int, chat_id: int, kind: str, target: str, since: datetime, before_id: int
+    ) -> int:
+        # attempts_user_received (user_id, received_at) bounds the scan to the time since.
+        row = await self._db.one(
+            "SELECT COUNT(*) AS n FROM attempts WHERE user_id = ? AND received_at >= ?"
+            " AND chat_id = ? AND kind = ? AND target = ? AND id < ?",
+            (user_id, _ts(since), chat_id, kind, target, before_id),
+        )
+        assert row is not None
+        return int(row["n"])
+
     async def stats(self, user_id: int, chat_id: int | None = None) -> UserStats:
         where = "user_id = ?" + ("" if chat_id is None else " AND chat_id = ?")
         params: tuple[int, ...] = (user_id,) if chat_id is None else (user_id, chat_id)
@@ -892,6 +909,13 @@ class SqliteCorrections:
     async def get(self, correction_id: int) -> CorrectionRecord | None:
         row = await self._db.one("SELECT * FROM corrections WHERE id = ?", (correction_id,))
         return _correction(row) if row else None
+
+    async def count_for_user(self, user_id: int) -> int:
+        row = await self._db.one(
+            "SELECT COUNT(*) AS n FROM corrections WHERE user_id = ?", (user_id,)
+        )
+        assert row is not None
+        return int(row["n"])
 
     async def list(
         self,
