@@ -44,10 +44,11 @@ SHORT = [
     "--seed", "2026",
 ]  # fmt: skip
 
+THIN = "pen=0.026,pen_spread=0.45,pen_min=0.01"
 VARIANTS: dict[str, list[str]] = {
     "baseline": [],
     # Real pens on the sample are thinner and vary more than the synthetic median of 4%.
-    "thin": ["--hand", "pen=0.026,pen_spread=0.45,pen_min=0.01"],
+    "thin": ["--hand", THIN],
     # Coarse scans / small writing: soft strokes once enlarged.
     "lowres": ["--photo", "lowres=0.5"],
     # Real 四 and 客 are more distorted than the synthetic hands.
@@ -59,6 +60,10 @@ VARIANTS: dict[str, list[str]] = {
     "size64": ["--size", "64"],
     "wide": ["--widths", "48,96,192,320"],
     "fonts": ["--styles", "0.55,0.12,0.33"],
+    # The baseline again with another seed: how far two runs of one recipe differ.
+    "baseline_s2": ["--seed", "2027"],
+    # shape + thin + incomplete3x together, the candidate for the next full run.
+    "combined": ["--hand", "elastic=2,sloppy=1.5," + THIN, "--incomplete", "51"],
 }
 
 

@@ -18,7 +18,14 @@ async def test_earlier_tries_counts_only_this_card_since_it_was_shown(
     chat = await add_chat(storage, "g")
     elsewhere = await add_chat(storage, "h")
 
-    async def answer(minutes: int, *, who: int = user.id, target: str = "学", kind: str = "practice", chat_id: int = chat.id) -> int:  # fmt: skip
+    async def answer(
+        minutes: int,
+        *,
+        who: int = user.id,
+        target: str = "学",
+        kind: str = "practice",
+        chat_id: int = chat.id,
+    ) -> int:
         a = await storage.attempts.add(
             user_id=who,
             chat_id=chat_id,
