@@ -184,7 +184,7 @@ class CharModel:
         out = self.engine.infer(batch)
         probs, emb, inc = out["probs"], out["embedding"], out["incomplete"]
         return [
-            Scores(probs[i].astype(np.float32), emb[i].astype(np.float32), float(inc[i, 0]))
+            Scores.of(probs[i].astype(np.float32), emb[i].astype(np.float32), inc[i])
             for i in range(len(images))
         ]
 
@@ -228,8 +228,12 @@ class CharModel:
         out = list(scores)
         for row, i in enumerate(unsure):
             s = scores[i]
-            out[i] = Scores(
-                fuse(s.probs, theirs[row], self.fusion.known_scale), s.embedding, s.incomplete
+            probs = fuse(s.probs, theirs[row], self.fusion.known_scale)
+            by_class = s.incomplete_by_class
+            out[i] = (
+                Scores(probs, s.embedding, s.incomplete)
+                if by_class is None
+                else Scores.of(probs, s.embedding, by_class)
             )
         return out
 
@@ -270,7 +274,7 @@ class CharModel:
             Outcome.CORRECT if known else Outcome.WRONG_CHARACTER,
             self.charset[best] if known else None,
             p_best,
-            incomplete_score=s.incomplete,
+            incomplete_score=s.incomplete_for(best),
             reason="" if known else "not an HSK 1 character",
             top5=top_k(s.probs[:n], self.charset),
         )

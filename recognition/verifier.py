@@ -46,11 +46,38 @@ class Thresholds:
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """What the model said about one character image."""
+    """What the model said about one character image.
+
+    ``incomplete`` is the incomplete score of the likeliest class. A model with one
+    incomplete output per class ("this is X with strokes missing") also gives
+    ``incomplete_by_class``, and a verdict against a target reads the target's own score.
+    """
 
     probs: Vector  # (classes,), the charset then unknown
     embedding: Vector  # (D,), L2-normalised
     incomplete: float
+    incomplete_by_class: Vector | None = None
+
+    @classmethod
+    def of(cls, probs: Vector, embedding: Vector, incomplete: Vector) -> Scores:
+        """From one row of the model's outputs; ``incomplete`` has 1 or ``classes`` values."""
+        inc = np.asarray(incomplete, np.float32).reshape(-1)
+        if inc.size == 1:
+            return cls(probs, embedding, float(inc[0]))
+        return cls(probs, embedding, float(inc[int(np.argmax(probs))]), inc)
+
+    def incomplete_for(self, index: int) -> float:
+        if self.incomplete_by_class is None:
+            return self.incomplete
+        return float(self.incomplete_by_class[index])
+
+
+def incomplete_of(incomplete: npt.NDArray[np.float32], classes: npt.NDArray[np.int32]) -> Vector:
+    """Each row's incomplete score for the class given (a model's (N, 1) or (N, classes)
+    incomplete output)."""
+    if incomplete.shape[1] == 1:
+        return np.asarray(incomplete[:, 0], np.float32)
+    return np.asarray(incomplete[np.arange(len(classes)), classes], np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +118,7 @@ def decide(
     if index < 0:
         return Decision(Outcome.INVALID_TARGET, reason="target not in the character set", top5=top5)
     p_target = float(scores.probs[index])
+    inc_score = scores.incomplete_for(index)
     sim = similarity_to(templates, index, scores.embedding)
     best = int(np.argmax(scores.probs))
     p_best = float(scores.probs[best])
@@ -103,12 +131,12 @@ def decide(
             conf,
             target_probability=p_target,
             similarity=sim,
-            incomplete_score=scores.incomplete,
+            incomplete_score=inc_score,
             reason=reason,
             top5=top5,
         )
 
-    looks_incomplete = scores.incomplete >= th.incomplete
+    looks_incomplete = inc_score >= th.incomplete
     best_char = int(np.argmax(scores.probs[: len(charset)]))
     on_top = best_char == index or not th.top_only
     if p_target >= th.accept and sim >= th.similarity and on_top:

@@ -131,6 +131,7 @@ def incomplete_rates(char_dir: Path, size: int) -> dict[str, float]:
     import numpy as np
 
     from recognition.runtime import CompiledModel
+    from recognition.verifier import incomplete_of
 
     tests = sorted((BASE / "work" / "data").glob("test-*.npz"))
     data = next((np.load(t) for t in tests if np.load(t)["x"].shape[1] == size), None)
@@ -139,9 +140,11 @@ def incomplete_rates(char_dir: Path, size: int) -> dict[str, float]:
     n = json.loads((char_dir / "model.json").read_text())["unknown_index"]
     x = (data["x"].astype(np.float32) / 255.0)[..., None]
     model = CompiledModel(char_dir / "charmodel.xml")
-    score = np.concatenate(
+    inc = np.concatenate(
         [np.asarray(model.infer(x[i : i + 256])["incomplete"]) for i in range(0, len(x), 256)]
-    )[:, 0]
+    )
+    # Read at the true class: what verifying against the right target sees.
+    score = incomplete_of(inc, np.minimum(data["labels"], inc.shape[1] - 1))
     complete = (data["labels"] < n) & (data["incomplete"] == 0) & (data["blank"] == 0)
     partial = data["incomplete"] == 1
     out = {}

@@ -100,7 +100,8 @@ def main() -> int:
     lab = np.array(labels)
     scores = model.scores(inks)
     p = np.stack([s.probs for s in scores])
-    incomplete = np.array([s.incomplete for s in scores])
+    # Read at the true character: what verifying a right answer sees.
+    incomplete = np.array([s.incomplete_for(int(c)) for s, c in zip(scores, lab, strict=True)])
     q = second.char_probabilities(papers, model.charset)
     half = np.arange(len(lab)) % 2 == 0
 

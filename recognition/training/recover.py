@@ -105,7 +105,7 @@ def read_ir(xml: Path) -> IrWeights:
             kernel = (w.T if op.get_attributes()["transpose_b"] else w).copy()
             affine, last = _affine(op, kernel, 1)
             ends = {u.get_type_name() for u in _consumers(last)}
-            if kernel.shape[1] == 1:
+            if kernel.shape[1] == 1 or "Sigmoid" in ends:
                 dense["incomplete"] = affine
             elif _per_channel(op, "Multiply") is not None:
                 dense["embedding"] = affine  # the only dense layer followed by a BatchNorm
@@ -117,7 +117,10 @@ def read_ir(xml: Path) -> IrWeights:
         raise RecoveryError(f"{xml} is not the character model's network ({sorted(dense)})")
     size = int(ir.inputs[0].get_partial_shape()[1].get_length())
     widths = tuple(dict.fromkeys(int(c.kernel.shape[-1]) for c in convs))
-    arch = Architecture(size, int(dense["probs"].kernel.shape[1]), widths, convs[0].stride)
+    per_class = int(dense["incomplete"].kernel.shape[1]) > 1
+    arch = Architecture(
+        size, int(dense["probs"].kernel.shape[1]), widths, convs[0].stride, per_class
+    )
     return IrWeights(arch, tuple(convs), dense)
 
 

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from recognition.evaluate import impostor_targets
 from recognition.training.dataset import Arrays
-from recognition.verifier import Scores, Thresholds, decide
+from recognition.verifier import Scores, Thresholds, decide, incomplete_of
 
 F32 = npt.NDArray[np.float32]
 
@@ -79,7 +79,7 @@ def calibrate(out: dict[str, F32], data: Arrays, pairs: Pairs, n_chars: int) -> 
             rate = float(np.mean((gp >= accept) & (gs >= sim)))
             if rate > best[0]:
                 best = (rate, float(accept), float(sim))
-    complete_inc = out["incomplete"][char, 0]
+    complete_inc = incomplete_of(out["incomplete"][char], data.labels[char])
     # The 97th percentile of complete characters' scores: at most 3% falsely flagged.
     inc = float(np.clip(np.percentile(complete_inc, 97), 0.3, 0.95))
     return Thresholds(
@@ -111,7 +111,7 @@ def evaluate(
     def verdicts(sel: npt.NDArray[np.bool_], targets: npt.NDArray[np.int32]) -> Counter[str]:
         counts: Counter[str] = Counter()
         for i, t in zip(np.flatnonzero(sel), targets, strict=True):
-            s = Scores(probs[i], out["embedding"][i], float(out["incomplete"][i, 0]))
+            s = Scores.of(probs[i], out["embedding"][i], out["incomplete"][i])
             counts[decide(s, chars[t], chars, templates, th).outcome.value] += 1
         return counts
 

@@ -247,7 +247,7 @@ def figures(
     def outcomes(rows: npt.NDArray[np.intp], targets: I32) -> Counter[Outcome]:
         got: Counter[Outcome] = Counter()
         for i, t in zip(rows, targets, strict=True):
-            s = Scores(probs[i], out["embedding"][i], float(out["incomplete"][i, 0]))
+            s = Scores.of(probs[i], out["embedding"][i], out["incomplete"][i])
             got[decide(s, charset[t], charset, templates, th).outcome] += 1
         return got
 
@@ -322,10 +322,12 @@ def fine_tune(cfg: RetrainConfig, model: Any, data: Arrays) -> dict[str, list[fl
     import keras
     import tensorflow as tf
 
+    from recognition.training.model import incomplete_loss, incomplete_targets
     from recognition.training.train import _augment_fn
 
     keras.utils.set_random_seed(cfg.seed)
     n_classes = len(data.classes)
+    per_class = int(model.output["incomplete"].shape[-1]) > 1
     trainable = keras.Model(model.input, {k: model.output[k] for k in ("probs", "incomplete")})
     batch = max(1, min(cfg.batch, len(data)))
     steps = max(1, len(data) // batch)
@@ -336,14 +338,14 @@ def fine_tune(cfg: RetrainConfig, model: Any, data: Arrays) -> dict[str, list[fl
         ),
         loss={
             "probs": keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
-            "incomplete": keras.losses.BinaryCrossentropy(),
+            "incomplete": incomplete_loss(per_class),
         },
         loss_weights={"probs": 1.0, "incomplete": 0.5},
         metrics={"probs": ["accuracy"]},
     )
     targets = {
         "probs": keras.utils.to_categorical(data.labels, n_classes).astype(np.float32),
-        "incomplete": data.incomplete.astype(np.float32)[:, None],
+        "incomplete": incomplete_targets(data.labels, data.incomplete, n_classes, per_class),
     }
     size = int(data.x.shape[1])
     ds = (

@@ -43,6 +43,8 @@ class TrainConfig:
     styles: tuple[float, float, float] | None = None  # pen, brush, font shares
     label_smoothing: float = 0.1
     incomplete_weight: float = 0.5
+    # "class": one incomplete score per class ("X with strokes missing"); "single": one.
+    incomplete_head: str = "single"
 
     def recipe(self) -> Recipe:
         from recognition.training.photo import PhotoOptions
@@ -93,11 +95,12 @@ def train_model(cfg: TrainConfig, train: Arrays, val: Arrays) -> Any:
     import keras
     import tensorflow as tf
 
-    from recognition.training.model import build_model
+    from recognition.training.model import build_model, incomplete_loss, incomplete_targets
 
     keras.utils.set_random_seed(cfg.seed)
     n_classes = len(train.classes)
-    model = build_model(cfg.size, n_classes, cfg.widths)
+    per_class = cfg.incomplete_head == "class"
+    model = build_model(cfg.size, n_classes, cfg.widths, incomplete_per_class=per_class)
     # Only the heads with a loss are trained; the embedding shares their layers.
     trainable = keras.Model(model.input, {k: model.output[k] for k in ("probs", "incomplete")})
     steps = max(1, len(train) // cfg.batch)
@@ -108,7 +111,7 @@ def train_model(cfg: TrainConfig, train: Arrays, val: Arrays) -> Any:
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
         loss={
             "probs": keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-            "incomplete": keras.losses.BinaryCrossentropy(),
+            "incomplete": incomplete_loss(per_class),
         },
         loss_weights={"probs": 1.0, "incomplete": cfg.incomplete_weight},
         metrics={"probs": ["accuracy"]},
@@ -117,7 +120,7 @@ def train_model(cfg: TrainConfig, train: Arrays, val: Arrays) -> Any:
     def targets(a: Arrays) -> dict[str, Any]:
         return {
             "probs": keras.utils.to_categorical(a.labels, n_classes).astype(np.float32),
-            "incomplete": a.incomplete.astype(np.float32)[:, None],
+            "incomplete": incomplete_targets(a.labels, a.incomplete, n_classes, per_class),
         }
 
     ds = (
@@ -168,7 +171,9 @@ def keep_weights(cfg: TrainConfig, model: Any, classes: int) -> None:
     from recognition.modelstore import stamp
     from recognition.training.model import WEIGHTS_FILE, Architecture, save_weights
 
-    save_weights(model, Architecture(cfg.size, classes, cfg.widths), cfg.out / WEIGHTS_FILE)
+    per_class = cfg.incomplete_head == "class"
+    arch = Architecture(cfg.size, classes, cfg.widths, incomplete_per_class=per_class)
+    save_weights(model, arch, cfg.out / WEIGHTS_FILE)
     log(f"version {stamp(cfg.out)}")
 
 
@@ -220,6 +225,12 @@ def parse_args(argv: Sequence[str] | None) -> TrainConfig:
     x.add_argument("--styles", default="", help="pen,brush,font shares (default 0.7,0.12,0.18)")
     x.add_argument("--label-smoothing", type=float, default=0.1)
     x.add_argument("--incomplete-weight", type=float, default=0.5, help="its loss weight")
+    x.add_argument(
+        "--incomplete-head",
+        choices=["single", "class"],
+        default="single",
+        help="one incomplete score, or one per class read at the target",
+    )
     a = p.parse_args(argv)
     from recognition.training.photo import PhotoOptions
     from recognition.training.synth import HandOptions
@@ -251,6 +262,7 @@ def parse_args(argv: Sequence[str] | None) -> TrainConfig:
         styles=styles,
         label_smoothing=a.label_smoothing,
         incomplete_weight=a.incomplete_weight,
+        incomplete_head=a.incomplete_head,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from recognition.charmodel import CharModel, Job
@@ -54,3 +55,61 @@ def test_a_short_training_run_writes_a_model_the_bot_can_load(tmp_path: Path) ->
     assert model.charset == "一二三人大"
     decision = model.judge([Job(photo("大"), "大")])[0]
     assert decision.outcome.value in {"correct", "wrong_character", "incomplete", "unclear"}
+
+
+def test_the_per_class_incomplete_loss_reads_only_the_true_class() -> None:
+    from recognition.training.model import incomplete_loss, incomplete_targets
+
+    y = incomplete_targets(np.array([1, 2]), np.array([1, 0], np.uint8), 3, per_class=True)
+    assert y.tolist() == [[0, 2, 0], [0, 0, 1]]
+    pred = np.array([[0.9, 0.8, 0.1], [0.9, 0.9, 0.25]], np.float32)
+    got = np.asarray(incomplete_loss(True)(y, pred))
+    # Incomplete 1 scored 0.8; complete 2 scored 0.25: the other columns do not count.
+    assert np.allclose(got, [-np.log(0.8), -np.log(0.75)], atol=1e-5)
+    single = incomplete_targets(np.array([1, 2]), np.array([1, 0], np.uint8), 3, per_class=False)
+    assert single.tolist() == [[1.0], [0.0]]
+
+
+def test_a_model_with_an_incomplete_score_per_class_trains_exports_and_recovers(
+    tmp_path: Path,
+) -> None:
+    from recognition.training.model import load_weights
+    from recognition.training.recover import keras_from_ir, max_difference, read_ir
+    from recognition.training.train import main
+
+    out = tmp_path / "char"
+    code = main(
+        [
+            "--chars", "一二三人大",
+            "--per-class", "24",
+            "--incomplete", "4",
+            "--unknown", "24",
+            "--val-per-class", "4",
+            "--epochs", "1",
+            "--workers", "1",
+            "--work", str(tmp_path / "work"),
+            "--out", str(out),
+            "--no-progress",
+            "--incomplete-head", "class",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads((out / "report.json").read_text("utf-8"))
+    assert report["openvino_top1_agreement"] >= 0.95
+    assert "incomplete_flagged" in report["synthetic_test"]
+
+    model = CharModel(out)
+    [scores] = model.scores([np.full((model.size, model.size), 0.0, np.float32)])
+    assert scores.incomplete_by_class is not None and scores.incomplete_by_class.shape == (6,)
+    decision = model.judge([Job(photo("人"), "人")])[0]
+    assert decision.outcome.value in {"correct", "wrong_character", "incomplete", "unclear"}
+
+    # Retraining starts from the kept weights or from the IR: both know the head's shape.
+    xml = out / "charmodel.xml"
+    assert read_ir(xml).arch.incomplete_per_class
+    kept, arch = load_weights(out / "weights.npz")
+    assert arch.incomplete_per_class
+    x = np.random.default_rng(1).random((64, model.size, model.size, 1)).astype(np.float32)
+    assert max(max_difference(kept, xml, x).values()) < 1e-3
+    rebuilt = keras_from_ir(xml, x)
+    assert max(max_difference(rebuilt, xml, x).values()) < 1e-3

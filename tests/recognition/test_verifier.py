@@ -8,7 +8,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from recognition.verifier import Decision, Outcome, Scores, Thresholds, combine, decide
+from recognition.verifier import (
+    Decision,
+    Outcome,
+    Scores,
+    Thresholds,
+    combine,
+    decide,
+    incomplete_of,
+)
 
 CHARSET = "一二三"
 UNKNOWN = len(CHARSET)
@@ -377,3 +385,26 @@ def test_top_only_ignores_the_unknown_class_when_ranking_characters() -> None:
     th = Thresholds(accept=0.3, similarity=-1.0, top_only=True)
     decision = judge(scores(probs(unknown=0.45, yi=0.4)), "一", th)
     assert decision.outcome is Outcome.CORRECT
+
+
+def test_a_score_per_class_is_read_at_the_target() -> None:
+    # A model with one incomplete score per class: "人 with strokes missing" is likely,
+    # "大 with strokes missing" is not.
+    charset = "人大"
+    probs = np.array([0.1, 0.85, 0.05], np.float32)
+    emb = np.array([1.0, 0.0], np.float32)
+    templates = np.array([[[1.0, 0.0]], [[1.0, 0.0]]], np.float32)
+    s = Scores.of(probs, emb, np.array([0.9, 0.05, 0.0], np.float32))
+    assert s.incomplete == pytest.approx(0.05)  # the likeliest class's own score
+    th = Thresholds(accept=0.5, similarity=0.3, incomplete=0.5, incomplete_floor=0.05)
+    assert decide(s, "大", charset, templates, th).outcome is Outcome.CORRECT
+    as_person = decide(s, "人", charset, templates, th)
+    assert as_person.outcome is Outcome.INCOMPLETE
+    assert as_person.incomplete_score == pytest.approx(0.9)
+    single = Scores.of(probs, emb, np.array([0.9], np.float32))
+    assert single.incomplete_by_class is None
+    assert decide(single, "大", charset, templates, th).outcome is Outcome.INCOMPLETE
+    labels = np.array([0, 1], np.int32)
+    both = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.0]], np.float32)
+    assert incomplete_of(both, labels).tolist() == pytest.approx([0.9, 0.7])
+    assert incomplete_of(both[:, :1], labels).tolist() == pytest.approx([0.9, 0.2])
