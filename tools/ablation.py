@@ -64,6 +64,11 @@ VARIANTS: dict[str, list[str]] = {
     "baseline_s2": ["--seed", "2027"],
     # shape + thin + incomplete3x together, the candidate for the next full run.
     "combined": ["--hand", "elastic=2,sloppy=1.5," + THIN, "--incomplete", "51"],
+    # The same data, with one incomplete score per class read at the target.
+    "combined_cls": [
+        *["--hand", "elastic=2,sloppy=1.5," + THIN, "--incomplete", "51"],
+        *["--incomplete-head", "class"],
+    ],
 }
 
 
