@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -43,11 +44,7 @@ def _ink_box(cell: Gray) -> Gray:
     return cell[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
-def render_line(
-    generator: object, text: str, rng: np.random.Generator, *, height: int = 56
-) -> Gray:
-    """``text`` written character by character with the generator's pen, each glyph scaled,
-    spaced and lifted a little differently, on slightly grey, slightly noisy paper."""
+def _glyphs(generator: object, text: str, rng: np.random.Generator, height: int) -> list[Gray]:
     from recognition.training.synth import Generator
 
     assert isinstance(generator, Generator)
@@ -60,6 +57,28 @@ def render_line(
         w = max(2, round(cell.shape[1] * scale))
         h = max(2, round(cell.shape[0] * scale))
         glyphs.append(np.asarray(Image.fromarray(cell).resize((w, h), Image.Resampling.LANCZOS)))
+    return glyphs
+
+
+def _photographed(canvas: Gray, rng: np.random.Generator) -> Gray:
+    """Ink on white turned a little, blurred, on slightly grey, slightly noisy paper."""
+    img = Image.fromarray(canvas).rotate(
+        float(rng.uniform(-3, 3)), Image.Resampling.BILINEAR, expand=True, fillcolor=255
+    )
+    img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.9))))
+    paper = float(rng.uniform(215, 248))
+    ink = float(rng.uniform(15, 70))
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    arr = ink + (paper - ink) * arr + rng.normal(0, 4, arr.shape)
+    return np.clip(arr, 0, 255).astype(np.uint8)
+
+
+def render_line(
+    generator: object, text: str, rng: np.random.Generator, *, height: int = 56
+) -> Gray:
+    """``text`` written character by character with the generator's pen, each glyph scaled,
+    spaced and lifted a little differently, on slightly grey, slightly noisy paper."""
+    glyphs = _glyphs(generator, text, rng, height)
     margin = int(rng.integers(16, 40))
     gaps = [int(rng.integers(height // 10, height // 3)) for _ in glyphs]
     width = sum(g.shape[1] for g in glyphs) + sum(gaps) + 2 * margin
@@ -74,15 +93,32 @@ def render_line(
         x += gw + gap
     ys = np.nonzero(canvas.min(axis=1) < 200)[0]
     canvas = canvas[max(0, ys.min() - margin) : ys.max() + margin]
-    img = Image.fromarray(canvas).rotate(
-        float(rng.uniform(-3, 3)), Image.Resampling.BILINEAR, expand=True, fillcolor=255
+    return _photographed(canvas, rng)
+
+
+def render_columns(
+    generator: object, columns: Sequence[str], rng: np.random.Generator, *, size: int = 56
+) -> Gray:
+    """Vertical writing: each text written down a column, the first column on the right,
+    each glyph scaled, spaced and shifted sideways a little differently."""
+    glyph_columns = [_glyphs(generator, text, rng, size) for text in columns]
+    margin = int(rng.integers(16, 40))
+    pitch = round(size * float(rng.uniform(1.5, 2.2)))  # from one column's centre to the next
+    gaps = [[int(rng.integers(size // 10, size // 3)) for _ in g] for g in glyph_columns]
+    height = max(
+        sum(g.shape[0] for g in c) + sum(k) for c, k in zip(glyph_columns, gaps, strict=True)
     )
-    img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 0.9))))
-    paper = float(rng.uniform(215, 248))
-    ink = float(rng.uniform(15, 70))
-    arr = np.asarray(img, dtype=np.float32) / 255.0
-    arr = ink + (paper - ink) * arr + rng.normal(0, 4, arr.shape)
-    return np.clip(arr, 0, 255).astype(np.uint8)
+    canvas = np.full((height + 2 * margin, pitch * len(columns) + 2 * margin), 255, np.uint8)
+    for n, (glyphs, column_gaps) in enumerate(zip(glyph_columns, gaps, strict=True)):
+        mid = canvas.shape[1] - margin - pitch * n - pitch // 2
+        y = margin
+        for glyph, gap in zip(glyphs, column_gaps, strict=True):
+            gh, gw = glyph.shape
+            left = mid - gw // 2 + int(rng.integers(-size // 12, size // 12 + 1))
+            region = canvas[y : y + gh, left : left + gw]
+            np.minimum(region, glyph, out=region)
+            y += gh + gap
+    return _photographed(canvas, rng)
 
 
 def synth_lines(n: int, seed: int = 0, *, low: int = 4, high: int = 10) -> list[SynthLine]:
@@ -96,4 +132,21 @@ def synth_lines(n: int, seed: int = 0, *, low: int = 4, high: int = 10) -> list[
         rng = generator.rng_for(9_000_001, i)
         text = _text(rng, low, high, "".join(chars))
         out.append(SynthLine(render_line(generator, text, rng), text))
+    return out
+
+
+def synth_columns(
+    n: int, seed: int = 0, *, low: int = 3, high: int = 8, most: int = 3
+) -> list[SynthLine]:
+    """``n`` pages of vertical writing: 1..``most`` columns of ``low``..``high`` HSK 1
+    characters, read right to left; ``text`` holds the columns in reading order, one a line."""
+    from recognition.training.synth import Generator
+
+    generator = Generator(seed=seed, size=64)
+    chars = "".join(set(generator.strokes.chars))
+    out: list[SynthLine] = []
+    for i in range(n):
+        rng = generator.rng_for(9_000_002, i)
+        columns = [_text(rng, low, high, chars) for _ in range(int(rng.integers(1, most + 1)))]
+        out.append(SynthLine(render_columns(generator, columns, rng), "\n".join(columns)))
     return out

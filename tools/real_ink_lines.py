@@ -2,7 +2,7 @@
 
 Usage:
     python tools/real_ink_lines.py build [--out .cache/real-ink-lines] [--per-writer 12]
-        [--seed 2026]
+        [--seed 2026] [--vertical]   (--vertical: to .cache/real-ink-columns by default)
     python tools/real_ink_lines.py measure [--dir .cache/real-ink-lines] [--synth 300]
         [--variants greedy,+hsk1-lexicon,...] [--rapidocr]
 
@@ -12,7 +12,9 @@ every writer. ``build`` writes lines of 2-10 characters, each line from ONE writ
 samples (as a person writes a line), as number words (五百六十七, 一千零八, 三万二千),
 years (二零二六) and digit strings (a phone number's digits), with a writer's spacing,
 size wobble and baseline drift, on paper with light noise and sometimes a ruled line, to
-a folder with ``labels.tsv`` in the format ``hanzi-bot evaluate lines`` reads.
+a folder with ``labels.tsv`` in the format ``hanzi-bot evaluate lines`` reads. With
+``--vertical`` the same texts are written as vertical writing instead: pages of 1-3
+columns read top to bottom, right to left, labelled with the columns' texts in that order.
 
 Held out: only writers 76-100 are used, the test side of the split in
 ``tools/transfer_experiment.py`` (writers 51-75 and CASIA files 1-299 may be fine-tuned
@@ -48,6 +50,7 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "real-handwriting"
 DEFAULT_OUT = ROOT / ".cache" / "real-ink-lines"
+DEFAULT_COLUMNS = ROOT / ".cache" / "real-ink-columns"
 
 # The test side of tools/transfer_experiment.py's writer split (FINE_TUNE_WRITERS = 51-75):
 # no model may have been fine-tuned on these writers.
@@ -205,17 +208,28 @@ def compose_line(inks: Sequence[Floats], rng: np.random.Generator) -> Gray:
         # Overlapping strokes darken like ink on ink: transmittances multiply.
         region[:] = 1.0 - (1.0 - region) * (1.0 - g)
         x += gw + (gaps[k] if k < len(gaps) else 0.0)
-    paper = float(rng.uniform(0.84, 0.98)) * np.ones_like(dark)
-    # Uneven light across a phone photo of a page.
-    gx = np.linspace(-1, 1, width)[None, :] * float(rng.uniform(-0.05, 0.05))
-    gy = np.linspace(-1, 1, height)[:, None] * float(rng.uniform(-0.03, 0.03))
-    paper = np.clip(paper + gx + gy, 0.6, 1.0)
+    paper = _paper(dark, rng)
     if rng.random() < 0.35:
         # An exercise book's ruled line just under the writing.
         y = round(mid + size * float(rng.uniform(0.55, 0.75)))
         if y < height - 1:
             thick = int(rng.integers(1, 3))
             paper[y : y + thick] *= float(rng.uniform(0.72, 0.9))
+    return _photo(paper, dark, rng)
+
+
+def _paper(dark: Floats, rng: np.random.Generator) -> Floats:
+    """Paper's brightness, with the uneven light across a phone photo of a page."""
+    height, width = dark.shape
+    paper = float(rng.uniform(0.84, 0.98)) * np.ones_like(dark)
+    gx = np.linspace(-1, 1, width)[None, :] * float(rng.uniform(-0.05, 0.05))
+    gy = np.linspace(-1, 1, height)[:, None] * float(rng.uniform(-0.03, 0.03))
+    out: Floats = np.clip(paper + gx + gy, 0.6, 1.0)
+    return out
+
+
+def _photo(paper: Floats, dark: Floats, rng: np.random.Generator) -> Gray:
+    """Ink on paper as a phone sees it: turned a little, a little blurred, with noise."""
     img = paper * (1.0 - dark)
     pil = Image.fromarray(np.round(255 * np.clip(img, 0, 1)).astype(np.uint8))
     pil = pil.rotate(
@@ -231,6 +245,42 @@ def compose_line(inks: Sequence[Floats], rng: np.random.Generator) -> Gray:
     return np.clip(np.round(arr), 0, 255).astype(np.uint8)
 
 
+def compose_column(columns: Sequence[Sequence[Floats]], rng: np.random.Generator) -> Gray:
+    """One writer's glyphs written down columns (vertical writing), the first column on the
+    right, with the same habits as ``compose_line``: spacing, size, a column that drifts
+    sideways, each glyph's own jitter."""
+    em = float(np.median([max(d.shape) for inks in columns for d in inks]))
+    scale = float(rng.uniform(28, 80)) / em
+    size = em * scale
+    spacing = float(rng.uniform(0.12, 0.5))
+    wobble = float(rng.uniform(0.0, 0.06)) * size
+    pitch = size * float(rng.uniform(1.4, 2.2))  # from one column's centre to the next
+    margin = round(size * float(rng.uniform(0.4, 1.0)))
+    placed: list[tuple[list[Floats], list[float]]] = []
+    for inks in columns:
+        glyphs = [_resized(d, scale * float(rng.uniform(0.9, 1.1))) for d in inks]
+        gaps = [size * max(0.04, spacing + float(rng.normal(0, 0.06))) for _ in glyphs[1:]]
+        placed.append((glyphs, gaps))
+    height = round(max(sum(g.shape[0] for g in gl) + sum(gp) for gl, gp in placed)) + 2 * margin
+    width = round(pitch * len(columns)) + 2 * margin + 2
+    dark = np.zeros((height, width), dtype=np.float64)
+    for n, (glyphs, gaps) in enumerate(placed):
+        mid = width - margin - pitch * (n + 0.5)
+        period = float(rng.uniform(3, 8))
+        phase = float(rng.uniform(0, 2 * math.pi))
+        y = float(margin)
+        for k, g in enumerate(glyphs):
+            gh, gw = g.shape
+            cx = mid + wobble * math.sin(phase + 2 * math.pi * k / period)
+            cx += rng.normal(0, 0.03) * size
+            left = min(max(0, round(cx - gw / 2)), width - gw)
+            top = min(round(y), height - gh)
+            region = dark[top : top + gh, left : left + gw]
+            region[:] = 1.0 - (1.0 - region) * (1.0 - g)
+            y += gh + (gaps[k] if k < len(gaps) else 0.0)
+    return _photo(_paper(dark, rng), dark, rng)
+
+
 # --- the set ----------------------------------------------------------------------------
 
 
@@ -242,11 +292,35 @@ class Line:
     sources: tuple[str, ...]  # the samples used, relative to real-handwriting/
 
 
+def _pick(
+    text: str, mine: dict[str, list[Sample]], used: dict[Path, int], rng: np.random.Generator
+) -> list[Sample]:
+    """One of the writer's samples for each character, the least used first (so a writer's
+    lines show all their samples), never one sample twice in a line while others are left."""
+    chosen: list[Sample] = []
+    for ch in text:
+        pool = [s for s in mine[ch] if s not in chosen]
+        if not pool:
+            pool = list(mine[ch])
+        low = min(used.get(s.path, 0) for s in pool)
+        pool = [s for s in pool if used.get(s.path, 0) == low]
+        choice = pool[int(rng.integers(len(pool)))]
+        used[choice.path] = used.get(choice.path, 0) + 1
+        chosen.append(choice)
+    return chosen
+
+
 def build(
-    out: Path, *, shared: Path = SHARED, seed: int = SEED, per_writer: int = 12
+    out: Path,
+    *,
+    shared: Path = SHARED,
+    seed: int = SEED,
+    per_writer: int = 12,
+    vertical: bool = False,
 ) -> list[Line]:
     """Write ``per_writer`` lines for every held-out writer to ``out`` with ``labels.tsv``;
-    the same seed and data give the same files."""
+    the same seed and data give the same files. ``vertical`` writes pages of vertical
+    writing instead: 1-3 columns read right to left, labelled with their texts in order."""
     samples = held_out_samples(shared)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
@@ -254,22 +328,19 @@ def build(
     lines: list[Line] = []
     for writer in sorted(samples):
         mine = samples[writer]
-        rng = np.random.default_rng([seed, writer])
+        rng = np.random.default_rng([seed, writer, 1] if vertical else [seed, writer])
         used: dict[Path, int] = {}
+
         for k in range(per_writer):
-            text = line_text(rng)
-            chosen: list[Sample] = []
-            for ch in text:
-                pool = [s for s in mine[ch] if s not in chosen]
-                if not pool:
-                    pool = list(mine[ch])
-                # The least used sample first, so a writer's lines show all their samples.
-                low = min(used.get(s.path, 0) for s in pool)
-                pool = [s for s in pool if used.get(s.path, 0) == low]
-                pick = pool[int(rng.integers(len(pool)))]
-                used[pick.path] = used.get(pick.path, 0) + 1
-                chosen.append(pick)
-            image = compose_line([_ink(s.path) for s in chosen], rng)
+            if vertical:
+                texts = [line_text(rng) for _ in range(int(rng.integers(1, 4)))]
+                columns = [_pick(t, mine, used, rng) for t in texts]
+                image = compose_column([[_ink(s.path) for s in c] for c in columns], rng)
+                text, chosen = "".join(texts), [s for c in columns for s in c]
+            else:
+                text = line_text(rng)
+                chosen = _pick(text, mine, used, rng)
+                image = compose_line([_ink(s.path) for s in chosen], rng)
             name = f"w{writer:03d}_{k:02d}.png"
             Image.fromarray(image).save(out / name, optimize=False)
             sources = tuple(s.path.relative_to(shared).as_posix() for s in chosen)
@@ -277,6 +348,7 @@ def build(
     (out / LABELS).write_text("".join(f"{ln.name}\t{ln.text}\n" for ln in lines), "utf-8")
     meta = {
         "seed": seed,
+        "layout": "vertical columns, right to left" if vertical else "horizontal lines",
         "writers": f"Chinese MNIST w{TEST_WRITERS.start}-w{TEST_WRITERS.stop - 1} (held out)",
         "lines": len(lines),
         "characters": sum(len(ln.text) for ln in lines),
@@ -389,6 +461,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("--shared", type=Path, default=SHARED)
     b.add_argument("--seed", type=int, default=SEED)
     b.add_argument("--per-writer", type=int, default=12)
+    b.add_argument(
+        "--vertical", action="store_true", help="pages of 1-3 columns read right to left"
+    )
     m = sub.add_parser("measure", help="read the lines with our pipeline (and RapidOCR's)")
     m.add_argument("--dir", default=str(DEFAULT_OUT), help="the real-ink lines ('' for none)")
     m.add_argument("--synth", type=int, default=0, help="also this many synthetic lines")
@@ -397,10 +472,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "build":
         started = time.perf_counter()
-        lines = build(args.out, shared=args.shared, seed=args.seed, per_writer=args.per_writer)
+        out = DEFAULT_COLUMNS if args.vertical and args.out == DEFAULT_OUT else args.out
+        lines = build(
+            out,
+            shared=args.shared,
+            seed=args.seed,
+            per_writer=args.per_writer,
+            vertical=args.vertical,
+        )
         chars = sum(len(ln.text) for ln in lines)
         print(
-            f"{len(lines)} lines ({chars} characters) in {args.out} "
+            f"{len(lines)} lines ({chars} characters) in {out} "
             f"in {time.perf_counter() - started:.1f} s"
         )
         return 0
