@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFilter, ImageOps
+from PIL import ExifTags, Image, ImageFilter
 
 Gray = npt.NDArray[np.uint8]
 Ink = npt.NDArray[np.float32]
@@ -58,12 +58,34 @@ def decode(data: bytes, *, max_side: int = 1024) -> Gray:
                 # Let libjpeg decode at a reduced scale: much faster for big phone photos.
                 img.draft("RGB", (max_side, max_side))
             img.load()
-            upright = ImageOps.exif_transpose(img)
-    return to_gray(upright, max_side=max_side)
+            # Turned upright after the conversion to gray (the same pixels as turning the
+            # colour photo, as ImageOps.exif_transpose did, but a third of the work).
+            turn = EXIF_TURNS.get(img.getexif().get(ExifTags.Base.Orientation, 1))
+            gray = _luminance(img)
+    if turn is not None:
+        gray = gray.transpose(turn)
+    return _fit(gray, max_side)
+
+
+# What ImageOps.exif_transpose does for each EXIF orientation.
+EXIF_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def to_gray(img: Image.Image, *, max_side: int = 1024) -> Gray:
     """Any PIL mode (RGBA, palette, CMYK, 16-bit, float) as 8-bit luminance."""
+    return _fit(_luminance(img), max_side)
+
+
+def _luminance(img: Image.Image) -> Image.Image:
+    """A new mode "L" image of ``img``'s luminance, whatever its mode."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         # Scale by the format's range, not the picture's: stretching min..max would turn
@@ -81,7 +103,11 @@ def to_gray(img: Image.Image, *, max_side: int = 1024) -> Gray:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
-    gray = img.convert("L")
+    return img.convert("L")
+
+
+def _fit(gray: Image.Image, max_side: int) -> Gray:
+    """A mode "L" image, shrunk in place to at most ``max_side`` a side, as an array."""
     if max(gray.size) > max_side:
         gray.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return np.asarray(gray, dtype=np.uint8).copy()
@@ -113,10 +139,28 @@ def is_dark_background(gray: Gray) -> bool:
     like a board."""
     small = _shrink(gray, POLARITY_SIDE)
     residual = small.astype(np.float32) - _tile_background(small)
-    lo, hi = np.percentile(residual, (2, 98))
+    lo, hi = _percentiles(residual, (2, 98))
+    # The two answers only differ from np.percentile's in the last bits: ask numpy when
+    # that could tip a comparison, so the decision is always the same as numpy's.
+    if abs(hi - lo - 24) < 1e-3 or (hi - lo > 23 and abs(hi + lo) < 1e-3):
+        lo, hi = (float(v) for v in np.percentile(residual, (2, 98)))
     if hi - lo < 24:
         return bool(np.median(small) < 96)
     return bool(-lo < hi)
+
+
+def _percentiles(values: npt.NDArray[np.float32], qs: tuple[float, ...]) -> list[float]:
+    """np.percentile (linear interpolation) to within rounding, from one partition."""
+    flat = values.ravel()
+    last = flat.size - 1
+    pos = [q / 100 * last for q in qs]
+    below = [int(p) for p in pos]
+    above = [min(b + 1, last) for b in below]
+    part = np.partition(flat, sorted({*below, *above})).astype(np.float64)
+    return [
+        float(part[b] + (part[a] - part[b]) * (p - b))
+        for p, b, a in zip(pos, below, above, strict=True)
+    ]
 
 
 def _shrink(gray: Gray, side: int) -> Gray:
@@ -144,10 +188,32 @@ def ink_map(gray: Gray) -> tuple[Ink, bool]:
         (max(2, round(w * scale)), max(2, round(h * scale))), Image.Resampling.BOX
     )
     # Strokes are a few percent of the picture wide: a 5-pixel max filter at 48 px closes them.
-    paper = small.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.GaussianBlur(2.0))
+    closed = Image.fromarray(_max_filter(np.asarray(small), 5))
+    paper = closed.filter(ImageFilter.GaussianBlur(2.0))
     paper_full = np.asarray(paper.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
-    ratio = gray.astype(np.float32) / np.maximum(paper_full, 1.0)
-    return np.clip(1.0 - ratio, 0.0, 1.0).astype(np.float32), inverted
+    # 1 - gray / paper, clipped to [0, 1], computed in place: this is a full-size pass.
+    np.maximum(paper_full, 1.0, out=paper_full)
+    ink = gray.astype(np.float32)
+    ink /= paper_full
+    np.subtract(1.0, ink, out=ink)
+    np.clip(ink, 0.0, 1.0, out=ink)
+    return ink, inverted
+
+
+def _max_filter(arr: Gray, size: int) -> Gray:
+    """The largest value in each ``size`` x ``size`` window, the edges repeated outwards:
+    what PIL's ``ImageFilter.MaxFilter`` gives, as two passes of running maxima instead
+    of a rank filter that sorts every window."""
+    h, w = arr.shape
+    r = size // 2
+    padded = np.pad(arr, r, mode="edge")
+    across = padded[:, :w].copy()
+    for dx in range(1, size):
+        np.maximum(across, padded[:, dx : dx + w], out=across)
+    out = across[:h].copy()
+    for dy in range(1, size):
+        np.maximum(out, across[dy : dy + h], out=out)
+    return out
 
 
 def _ink_level(ink: Ink) -> float:
@@ -156,7 +222,14 @@ def _ink_level(ink: Ink) -> float:
     flat = ink.ravel()
     k = max(6, flat.size // 2000)
     # Only the darkest pixels matter: look at those above a cheap high quantile first.
-    coarse = np.bincount(np.minimum((flat * 255).astype(np.int32), 255), minlength=256)
+    # That quantile is the level (of 255) holding the k-th darkest pixel, so a histogram
+    # of the pixels at least half as dark as the darkest finds it, when there are k.
+    levels = flat * 255
+    half = int(levels.max()) // 2 if levels.size else 0
+    darkest = levels[levels >= half] if half else levels
+    if darkest.size < k:
+        darkest = levels
+    coarse = np.bincount(np.minimum(darkest.astype(np.int32), 255), minlength=256)
     above = np.cumsum(coarse[::-1])
     cut = (255 - int(np.searchsorted(above, k))) / 255.0
     top = flat[flat >= cut]
@@ -165,48 +238,43 @@ def _ink_level(ink: Ink) -> float:
     return float(top.mean()) if top.size else 0.0
 
 
-def _runs(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
-    """For each True pixel, the length of the horizontal run of True it belongs to."""
+Index = npt.NDArray[np.intp]
+
+
+def _row_runs(mask: npt.NDArray[np.bool_]) -> tuple[Index, Index, Index]:
+    """Every horizontal run of True in reading order: its row, first column and length."""
     h, w = mask.shape
     padded = np.zeros((h, w + 2), dtype=np.int8)
     padded[:, 1:-1] = mask
-    flat = padded.ravel()
-    edges = np.diff(flat)
+    # The padding keeps runs inside their rows: each starts at a rise and ends at a fall.
+    edges = np.diff(padded.ravel())
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
-    lengths = (ends - starts).astype(np.int32)
-    # Mark each run's length at its start and cancel it after its end, then sum along.
-    # Starts are all different, and so are ends: plain indexing adds them (no add.at).
-    delta = np.zeros(flat.size + 1, dtype=np.int32)
-    delta[starts + 1] += lengths
-    delta[ends + 1] -= lengths
-    out = np.cumsum(delta[:-1])
-    return out.reshape(h, w + 2)[:, 1:-1]
+    return starts // (w + 2), starts % (w + 2), ends - starts
 
 
 def _line_rows(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int, float]]:
     """Bands of rows crossed by a ruled line, with the share of the width they cover."""
     h, w = mask.shape
-    long_run = _runs(mask) >= 0.3 * w
-    covered = (mask & long_run).sum(1)
+    # Per row, counted from its runs (a few thousand) rather than pixel by pixel.
+    row, _, length = _row_runs(mask)
+    long_run = length >= 0.3 * w
+    covered = np.bincount(row[long_run], weights=length[long_run], minlength=h)
     # Dashed lines (田字格 middle lines) leave gaps: count a row whose ink covers most of
-    # the width in many separate pieces, too.
-    pieces = np.abs(np.diff(mask.astype(np.int8), axis=1)).sum(1) // 2
-    dashed = (mask.sum(1) >= 0.45 * w) & (pieces >= 6)
+    # the width in many separate pieces, too. A row's ink changes twice per run, less the
+    # runs touching its ends.
+    inked = np.bincount(row, weights=length, minlength=h)
+    changes = 2 * np.bincount(row, minlength=h) - mask[:, 0] - mask[:, -1]
+    pieces = changes // 2
+    dashed = (inked >= 0.45 * w) & (pieces >= 6)
     rows = (covered >= 0.55 * w) | dashed
     span = np.where(dashed, 1.0, covered / w)
+    flips = np.flatnonzero(np.diff(rows, prepend=False, append=False))
     bands: list[tuple[int, int, float]] = []
-    y = 0
-    while y < h:
-        if rows[y]:
-            start = y
-            while y < h and rows[y]:
-                y += 1
-            # A band thicker than a twentieth of the picture is writing, not a printed rule.
-            if y - start <= max(2, h // 20):
-                bands.append((start, y, float(span[start:y].max())))
-        else:
-            y += 1
+    for start, stop in zip(flips[::2].tolist(), flips[1::2].tolist(), strict=True):
+        # A band thicker than a twentieth of the picture is writing, not a printed rule.
+        if stop - start <= max(2, h // 20):
+            bands.append((start, stop, float(span[start:stop].max())))
     return bands
 
 
@@ -220,25 +288,70 @@ def remove_grid(ink: Ink) -> tuple[Ink, int]:
     level = _ink_level(ink)
     if level < MIN_INK_CONTRAST:
         return ink, 0
+    return _remove_lines(ink, level)
+
+
+def _remove_lines(ink: Ink, level: float) -> tuple[Ink, int]:
+    """``remove_grid`` for ink whose level is known: ``ink`` itself when no line is found."""
     # Low enough to catch a pale printed grid that the cleaning step would still keep.
     mask = ink > 0.15 * level
     horizontal = _line_rows(mask)
     vertical = _line_rows(mask.T)
-    strong = float(np.percentile(ink[mask], 90)) if mask.any() else level
+    if not horizontal and not vertical:
+        return ink, 0
+    inked = int(np.count_nonzero(mask))
+    strong: float | None = None  # how dark the writing is: only computed when needed
     out = ink.copy()
     removed = 0
     grid = len(horizontal) + len(vertical) >= 2
     for bands, view in ((horizontal, out), (vertical, out.T)):
         for a, b, span in bands:
             band = view[a:b]
+            printed = grid and span >= 0.8
             marked = band[band > 0.15 * level]
-            faint = float(np.median(marked)) < 0.75 * strong if marked.size else True
-            if faint or (grid and span >= 0.8):
+            if not printed and marked.size:
+                # Fainter than the writing: its median below 0.75 x the 90th percentile
+                # of the ink. Counting usually tells which side it is on.
+                tone = _median(marked)
+                faint = _p90_above(ink, inked, tone / 0.75)
+                if faint is None:
+                    if strong is None:
+                        strong = float(np.percentile(ink[mask], 90))
+                    faint = tone < 0.75 * strong
+                printed = faint
+            if printed or not marked.size:
                 # Keep what is much darker than the rule: a stroke crossing it.
-                rule = float(np.median(band))
+                rule = _median(band)
                 view[a:b] = np.where(band > rule + 0.35 * level, band, 0.0)
                 removed += 1
     return out, removed
+
+
+def _p90_above(ink: Ink, inked: int, value: float) -> bool | None:
+    """Whether np.percentile(ink[mask], 90) is above ``value`` (``inked`` pixels are in the
+    mask, the ``ink.size - inked`` palest are not; ``value`` is above all those), told by
+    counting the pixels on either side of it; None when it is too close to tell that way.
+
+    The percentile lies between the k-th and (k+1)-th smallest masked pixels; the margins
+    (one rank, a millionth of the value) cover numpy's own rounding."""
+    k = int(0.9 * (inked - 1))
+    outside = ink.size - inked
+    if int(np.count_nonzero(ink <= value * (1 + 1e-6))) - outside <= k - 1:
+        return True
+    if int(np.count_nonzero(ink < value * (1 - 1e-6))) - outside >= k + 3:
+        return False
+    return None
+
+
+def _median(values: Ink) -> float:
+    """np.median of float32 values (the same number: the middle one, or the float32 mean
+    of the middle two), without its generic machinery; called a few times per ruled line."""
+    flat = values.ravel()
+    mid = flat.size // 2
+    if flat.size % 2:
+        return float(np.partition(flat, mid)[mid])
+    part = np.partition(flat, (mid - 1, mid))
+    return float((part[mid - 1] + part[mid]) / np.float32(2))
 
 
 def _clean(ink: Ink, level: float) -> Ink:
@@ -260,39 +373,84 @@ def _drop_strays(ink: Ink, cells: int = 24) -> Ink:
     h, w = ink.shape
     step = max(1, -(-max(h, w) // cells))
     gh, gw = -(-h // step), -(-w // step)
-    padded = np.zeros((gh * step, gw * step), dtype=np.float32)
-    padded[:h, :w] = ink
-    mass = padded.reshape(gh, step, gw, step).sum((1, 3))
-    occupied = mass > 0.02 * step * step
+    limit = 0.02 * step * step
+    # Each cell's ink by reduceat: several times faster than summing a padded copy over
+    # two axes, but added in another order, so a sum can differ from that one in its last
+    # bits (at most ``slack`` of it). Where such a difference could tip a comparison, the
+    # sums are taken the old way: the outcome is always the same as theirs.
+    slack = 4 * step * step * 2.0**-24
+    mass = np.add.reduceat(np.add.reduceat(ink, np.arange(0, h, step), 0), np.arange(0, w, step), 1)
+    exact = bool(np.any(np.abs(mass - limit) <= slack * np.maximum(mass, limit)))
+    if exact:
+        mass = _cell_sums(ink, step)
+    occupied = mass > limit
     grown = occupied.copy()
     grown[1:] |= occupied[:-1]
     grown[:-1] |= occupied[1:]
     grown[:, 1:] |= grown[:, :-1].copy()
     grown[:, :-1] |= grown[:, 1:].copy()
-    # Connected parts by label propagation: every occupied cell starts with its own
-    # number and takes the largest among its 8 neighbours until nothing changes. The grid
-    # is at most 24 x 24, so this is a handful of cheap array steps.
-    labels = np.where(grown, np.arange(1, gh * gw + 1).reshape(gh, gw), 0)
-    frame = np.zeros((gh + 2, gw + 2), dtype=labels.dtype)
-    while True:
-        frame[1:-1, 1:-1] = labels
-        spread = labels.copy()
-        for dy in (0, 1, 2):
-            for dx in (0, 1, 2):
-                np.maximum(spread, frame[dy : dy + gh, dx : dx + gw], out=spread)
-        spread *= grown
-        if np.array_equal(spread, labels):
-            break
-        labels = spread
-    ids, inverse = np.unique(labels, return_inverse=True)
-    totals = np.bincount(inverse.ravel(), weights=mass.ravel())
-    parts = [(int(i), float(t)) for i, t in zip(ids, totals, strict=True) if i != 0]
-    if len(parts) <= 1:
+    labels = _parts(grown)
+    flat = labels.ravel()
+    ids = np.flatnonzero(np.bincount(flat, minlength=gh * gw + 1)[1:]) + 1
+    if len(ids) <= 1:
         return ink
-    largest = max(t for _, t in parts)
-    keep = np.isin(labels, [i for i, t in parts if t >= 0.25 * largest])
+    totals = np.bincount(flat, weights=mass.ravel(), minlength=gh * gw + 1)[ids]
+    bar = 0.25 * totals.max()
+    if not exact and np.any(np.abs(totals - bar) <= slack * (totals + bar)):
+        totals = np.bincount(flat, weights=_cell_sums(ink, step).ravel(), minlength=gh * gw + 1)
+        totals = totals[ids]
+        bar = 0.25 * totals.max()
+    keep = np.isin(labels, ids[totals >= bar])
     pixel_keep = np.repeat(np.repeat(keep, step, 0), step, 1)[:h, :w]
     return np.where(pixel_keep, ink, 0.0).astype(np.float32)
+
+
+def _cell_sums(ink: Ink, step: int) -> Ink:
+    """The ink in each ``step`` x ``step`` cell, summed as numpy sums a padded copy."""
+    h, w = ink.shape
+    gh, gw = -(-h // step), -(-w // step)
+    padded = np.zeros((gh * step, gw * step), dtype=np.float32)
+    padded[:h, :w] = ink
+    return np.asarray(padded.reshape(gh, step, gw, step).sum((1, 3)), dtype=np.float32)
+
+
+def _parts(grown: npt.NDArray[np.bool_]) -> Index:
+    """Connected parts (8 neighbours) of a small grid: each True cell labelled with its
+    part's number (from 1), 0 elsewhere.
+
+    The grid's horizontal runs are joined with the runs they touch in the row above
+    (union-find): a few dozen runs, where labelling cell by cell took a dozen array passes.
+    """
+    gh, gw = grown.shape
+    rows, firsts, lengths = (a.tolist() for a in _row_runs(grown))
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    above: list[int] = []  # the runs of the previous row, left to right
+    here: list[int] = []
+    row, k = -1, 0
+    for i, (y, x0, n) in enumerate(zip(rows, firsts, lengths, strict=True)):
+        if y != row:
+            above, here, row = (here if y == row + 1 else []), [], y
+            k = 0
+        x1 = x0 + n  # one past the run; a diagonal neighbour touches too
+        while k < len(above) and firsts[above[k]] + lengths[above[k]] < x0:
+            k += 1
+        j = k
+        while j < len(above) and firsts[above[j]] <= x1:
+            a, b = root(i), root(above[j])
+            parent[max(a, b)] = min(a, b)
+            j += 1
+        here.append(i)
+    labels = np.zeros(gh * gw, dtype=np.intp)
+    part = np.array([root(i) + 1 for i in range(len(rows))], dtype=np.intp)
+    labels[np.flatnonzero(grown)] = np.repeat(part, lengths)
+    return labels.reshape(gh, gw)
 
 
 def _mass_box(ink: Ink, share: float = 0.005) -> tuple[int, int, int, int]:
@@ -319,10 +477,15 @@ def normalised_ink(gray: Gray) -> tuple[Ink, bool, int, float]:
     h, w = ink.shape
     by, bx = max(1, round(h * BORDER)), max(1, round(w * BORDER))
     ink[:by], ink[-by:], ink[:, :bx], ink[:, -bx:] = 0.0, 0.0, 0.0, 0.0
-    ink, lines = remove_grid(ink)
+    # remove_grid, with its measure of the ink kept: unchanged unless a line was removed.
     contrast = _ink_level(ink)
     if contrast < MIN_INK_CONTRAST:
         raise NoInk(f"ink contrast {contrast:.2f}")
+    ink, lines = _remove_lines(ink, contrast)
+    if lines:
+        contrast = _ink_level(ink)
+        if contrast < MIN_INK_CONTRAST:
+            raise NoInk(f"ink contrast {contrast:.2f}")
     cleaned = _drop_strays(_clean(ink, contrast))
     if float(cleaned.sum()) < 4.0:
         raise NoInk("no ink left after cleaning")

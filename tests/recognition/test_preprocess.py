@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+import recognition.preprocess as pp
 from recognition.preprocess import NoInk, Prepared, decode, prepare, split_characters
 
 PAPER = 230
@@ -549,3 +550,177 @@ def test_split_characters_missing_character_is_no_ink() -> None:
     draw_ring(draw, (660, 90, 810, 210), INK)
     with pytest.raises(NoInk):
         split_characters(gray(word), 3)
+
+
+# The fast paths below replaced slower code whose every output the trained model has seen:
+# each is checked against the plain computation it stands for.
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_max_filter_is_pils(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        h, w = (int(v) for v in rng.integers(2, 60, 2))
+        arr = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        ref = np.asarray(Image.fromarray(arr).filter(ImageFilter.MaxFilter(5)))
+        assert np.array_equal(pp._max_filter(arr, 5), ref)
+
+
+def flood_parts(grown: Array) -> Array:
+    """Connected parts (8 neighbours) by flood fill, numbered in order of first cell."""
+    labels = np.zeros(grown.shape, dtype=np.intp)
+    h, w = grown.shape
+    n = 0
+    for y0, x0 in zip(*np.nonzero(grown), strict=True):
+        if labels[y0, x0]:
+            continue
+        n += 1
+        labels[y0, x0] = n
+        todo = [(y0, x0)]
+        while todo:
+            y, x = todo.pop()
+            for yy in range(max(0, y - 1), min(h, y + 2)):
+                for xx in range(max(0, x - 1), min(w, x + 2)):
+                    if grown[yy, xx] and not labels[yy, xx]:
+                        labels[yy, xx] = n
+                        todo.append((yy, xx))
+    return labels
+
+
+def same_partition(a: Array, b: Array) -> bool:
+    """Whether two labellings group the cells alike (0 meaning no part in both)."""
+    if not np.array_equal(a == 0, b == 0):
+        return False
+    pairs = {(int(x), int(y)) for x, y in zip(a.ravel(), b.ravel(), strict=True) if x}
+    return len(pairs) == len({x for x, _ in pairs}) == len({y for _, y in pairs})
+
+
+@pytest.mark.parametrize("density", [0.1, 0.3, 0.5, 0.7])
+def test_parts_are_the_connected_parts(density: float) -> None:
+    rng = np.random.default_rng(int(density * 10))
+    for _ in range(100):
+        h, w = (int(v) for v in rng.integers(1, 25, 2))
+        grown = rng.random((h, w)) < density
+        assert same_partition(pp._parts(grown), flood_parts(grown))
+
+
+def test_parts_join_diagonal_neighbours_and_u_shapes() -> None:
+    grown = np.array(
+        [
+            [1, 0, 0, 0, 1, 0, 1],
+            [0, 1, 0, 0, 1, 0, 1],
+            [0, 0, 0, 0, 1, 1, 1],
+            [1, 1, 0, 0, 0, 0, 0],
+        ],
+        dtype=bool,
+    )
+    labels = pp._parts(grown)
+    assert labels[0, 0] == labels[1, 1]
+    assert labels[0, 4] == labels[0, 6]
+    assert len(set(labels[grown].tolist())) == 3
+
+
+def test_median_is_numpys() -> None:
+    rng = np.random.default_rng(3)
+    for n in [*range(1, 40), 255, 256, 1001]:
+        values = rng.random(n, dtype=np.float32) * rng.choice([1.0, 0.01])
+        assert pp._median(values) == float(np.median(values))
+        band = rng.random((3, n), dtype=np.float32)
+        assert pp._median(band) == float(np.median(band))
+
+
+def reference_line_rows(mask: Array) -> list[tuple[int, int, float]]:
+    """Ruled-line rows counted pixel by pixel."""
+    h, w = mask.shape
+    runs = np.zeros(mask.shape, dtype=np.int64)
+    for y in range(h):
+        x = 0
+        while x < w:
+            if mask[y, x]:
+                start = x
+                while x < w and mask[y, x]:
+                    x += 1
+                runs[y, start:x] = x - start
+            else:
+                x += 1
+    covered = (mask & (runs >= 0.3 * w)).sum(1)
+    pieces = np.abs(np.diff(mask.astype(np.int8), axis=1)).sum(1) // 2
+    dashed = (mask.sum(1) >= 0.45 * w) & (pieces >= 6)
+    rows = (covered >= 0.55 * w) | dashed
+    span = np.where(dashed, 1.0, covered / w)
+    bands = []
+    y = 0
+    while y < h:
+        if rows[y]:
+            start = y
+            while y < h and rows[y]:
+                y += 1
+            if y - start <= max(2, h // 20):
+                bands.append((start, y, float(span[start:y].max())))
+        else:
+            y += 1
+    return bands
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_line_rows_are_counted_as_pixel_by_pixel(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(20, 120, 2))
+    mask = rng.random((h, w)) < 0.05
+    for y in rng.integers(0, h, 4):
+        a, b = sorted(int(v) for v in rng.integers(0, w, 2))
+        mask[y, a:b] = True  # a solid rule over part of the width
+    y = int(rng.integers(0, h))
+    mask[y, ::3] = True  # a dashed rule
+    mask[y, 1::3] = True
+    mask[rng.integers(0, h) : rng.integers(0, h) + 3, :] = True  # a full-width band
+    for m in (mask, mask.T):
+        assert pp._line_rows(m) == reference_line_rows(m)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ink_level_and_polarity_are_the_plain_computations(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(8, 200, 2))
+        ink = (rng.random((h, w), dtype=np.float32) * (rng.random((h, w)) < 0.1)).astype(np.float32)
+        flat = ink.ravel()
+        k = max(6, flat.size // 2000)
+        top = np.sort(flat)[-k:]
+        assert pp._ink_level(ink) == pytest.approx(float(top.mean()), rel=1e-6)
+        gray = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        small = pp._shrink(gray, pp.POLARITY_SIDE)
+        residual = small.astype(np.float32) - pp._tile_background(small)
+        lo, hi = np.percentile(residual, (2, 98))
+        plain = bool(np.median(small) < 96) if hi - lo < 24 else bool(-lo < hi)
+        assert pp.is_dark_background(gray) == plain
+        assert pp._percentiles(residual, (2, 98)) == pytest.approx([lo, hi], abs=1e-4)
+
+
+def test_p90_above_agrees_with_numpy() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        ink = rng.random((40, 50), dtype=np.float32) ** 3
+        mask = ink > 0.05
+        strong = float(np.percentile(ink[mask], 90))
+        for value in (0.5 * strong, 0.999 * strong, strong, 1.001 * strong, 2 * strong):
+            told = pp._p90_above(ink, int(mask.sum()), value)
+            assert told is None or told == (strong > value)
+        assert pp._p90_above(ink, int(mask.sum()), 0.5 * strong) is True
+        assert pp._p90_above(ink, int(mask.sum()), 2 * strong) is False
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_drop_strays_cell_sums_either_way(seed: int) -> None:
+    """The quick cell sums and numpy's sum of a padded copy agree to the last bits."""
+    rng = np.random.default_rng(seed)
+    ink = (rng.random((256, 200), dtype=np.float32) * (rng.random((256, 200)) < 0.2)).astype(
+        np.float32
+    )
+    step = 11
+    quick = np.add.reduceat(
+        np.add.reduceat(ink, np.arange(0, 256, step), 0), np.arange(0, 200, step), 1
+    )
+    exact = pp._cell_sums(ink, step)
+    assert quick.shape == exact.shape
+    assert np.all(np.abs(quick - exact) <= 4 * step * step * 2.0**-24 * exact + 1e-12)
