@@ -150,8 +150,9 @@ class CharModel:
         processes: int = 0,
     ) -> None:
         self.dir = Path(model_dir)
-        # Preprocessing is Python and holds the GIL: threads share one core for it
-        # (measured: 178 photos/s on one thread, 205 on two). Worker processes do not.
+        # Preprocessing is Python and holds most of the GIL: threads share one core for
+        # it (measured before preprocessing was made faster: 178 photos/s on one thread,
+        # 205 on two). Worker processes do not.
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
         meta_path = self.dir / "model.json"
