@@ -1,0 +1,33 @@
+"""tools/incomplete_rates.py on a tiny synthetic test split with the committed model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from recognition.training.dataset import build
+from tests.conftest import REPO, load_tool
+
+
+def test_incomplete_rates_count_each_kind_once(tmp_path: Path) -> None:
+    tool = load_tool("incomplete_rates")
+    build(
+        "一大学", n_per_class=3, incomplete_per_class=2, unknown=4, seed=11, split="test",
+        size=48, workers=1, cache_dir=tmp_path, progress=False,
+    )  # fmt: skip
+    [npz] = tmp_path.glob("test-*.npz")
+    data = np.load(npz)
+    from recognition.charmodel import CharModel
+
+    model = CharModel(REPO / "models" / "char")
+    res = tool.rates(model, npz)
+    n = len(model.charset)
+    known = data["labels"] < n
+    assert res["incomplete_images"] == int((known & (data["incomplete"] == 1)).sum()) > 0
+    complete = known & (data["incomplete"] == 0) & (data["blank"] == 0)
+    assert res["complete_images"] == int(complete.sum()) > 0
+    assert res["threshold"] == model.thresholds.incomplete
+    for key in ("incomplete_flagged", "complete_falsely_flagged", "incomplete_accepted_as_correct"):
+        assert 0.0 <= res[key] <= 1.0
+    assert res["score_flagged_at_5pct_false_flags"] >= res["score_flagged_at_3pct_false_flags"]
