@@ -62,6 +62,8 @@ def rates(
         "verify_accept_wrong": float(np.mean(accepted(other)[known_sel])),
         "unknown_images": int(unknown.sum()),
         "unknown_rejected": float(np.mean((f[:, :n].max(1) < known)[unknown])),
+        # Naming without a target (classify, evaluate): HSK 1 writing named as itself.
+        "named_correct": float(np.mean(((top == labels) & (f[:, :n].max(1) >= known))[known_sel])),
         # Non-HSK 1 writing checked against the HSK 1 character it looks most like: the
         # hardest wrong answer a verifier meets (千 for 十).
         "unknown_accepted_as_lookalike": float(np.mean(accepted(top)[unknown])),
@@ -80,6 +82,13 @@ def main() -> int:
         help="most of the non-HSK 1 writing a verification may accept against the HSK 1 "
         "character it looks most like (a learner rejected for a right answer is the worse "
         "mistake; writing 千 when asked for 十 is rare)",
+    )
+    ap.add_argument(
+        "--reject",
+        type=float,
+        default=0.95,
+        help="share of non-HSK 1 writing that naming without a target must turn away (only "
+        "`classify` and `evaluate` name without a target; the bot always verifies a target)",
     )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
@@ -110,11 +119,11 @@ def main() -> int:
         for cascade in (0.7, 0.8, 0.9):
             fusion = Fusion(cascade=cascade, known_scale=scale)
             f = fused_all(p, q, fusion)
-            # Naming a character (no target): turn away at least 90% of non-HSK 1 writing.
+            # Naming a character (no target): turn away --reject of non-HSK 1 writing.
             knowns = [
                 float(k)
-                for k in np.round(np.linspace(0.05, 0.95, 19), 3)
-                if rates(f, lab, half, 1.0, float(k))["unknown_rejected"] >= 0.9
+                for k in np.round(np.r_[np.linspace(0.05, 0.95, 19), 0.97, 0.99], 3)
+                if rates(f, lab, half, 1.0, float(k))["unknown_rejected"] >= args.reject
             ]
             if not knowns:
                 continue
