@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from recognition.lines import (
 )
 from recognition.ocr_eval import edit_distance, score
 from recognition.service import ServiceBusy
+from tests.recognition.conftest import png
 
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
@@ -228,17 +228,6 @@ def render(lines: list[str], size: tuple[int, int] = (900, 300), px: int = 40) -
     for i, text in enumerate(lines):
         draw.text((40, 40 + i * 2 * px), text, font=font, fill=25)
     return img
-
-
-def png(img: Image.Image) -> bytes:
-    out = io.BytesIO()
-    img.save(out, "PNG")
-    return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def ocr() -> Iterator[LineOCR]:
-    yield LineOCR()
 
 
 needs_font = pytest.mark.skipif(not FONT.exists(), reason="needs fonts-wqy-microhei")

@@ -20,24 +20,28 @@ pytestmark = [
 ]
 
 
+def small_run(tmp_path: Path, out: Path, *extra: str) -> list[str]:
+    """``hanzi-bot train`` arguments for a run of five characters and one short epoch."""
+    return [
+        "--chars", "一二三人大",
+        "--per-class", "24",
+        "--incomplete", "4",
+        "--unknown", "24",
+        "--val-per-class", "6",
+        "--epochs", "1",
+        "--workers", "1",
+        "--work", str(tmp_path / "work"),
+        "--out", str(out),
+        "--no-progress",
+        *extra,
+    ]  # fmt: skip
+
+
 def test_a_short_training_run_writes_a_model_the_bot_can_load(tmp_path: Path) -> None:
     from recognition.training.train import main
 
     out = tmp_path / "char"
-    code = main(
-        [
-            "--chars", "一二三人大",
-            "--per-class", "24",
-            "--incomplete", "4",
-            "--unknown", "24",
-            "--val-per-class", "6",
-            "--epochs", "1",
-            "--workers", "1",
-            "--work", str(tmp_path / "work"),
-            "--out", str(out),
-            "--no-progress",
-        ]
-    )  # fmt: skip
+    code = main(small_run(tmp_path, out))
     assert code == 0
     for name in (
         "charmodel.xml", "charmodel.bin", "model.json", "charset.txt", "templates.npy",
@@ -78,21 +82,7 @@ def test_a_model_with_an_incomplete_score_per_class_trains_exports_and_recovers(
     from recognition.training.train import main
 
     out = tmp_path / "char"
-    code = main(
-        [
-            "--chars", "一二三人大",
-            "--per-class", "24",
-            "--incomplete", "4",
-            "--unknown", "24",
-            "--val-per-class", "4",
-            "--epochs", "1",
-            "--workers", "1",
-            "--work", str(tmp_path / "work"),
-            "--out", str(out),
-            "--no-progress",
-            "--incomplete-head", "class",
-        ]
-    )  # fmt: skip
+    code = main(small_run(tmp_path, out, "--val-per-class", "4", "--incomplete-head", "class"))
     assert code == 0
     report = json.loads((out / "report.json").read_text("utf-8"))
     assert report["openvino_top1_agreement"] >= 0.95

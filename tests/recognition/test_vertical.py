@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from recognition.lines import (
     joined_columns,
 )
 from recognition.ocr_eval import score
+from tests.recognition.conftest import png
 
 FONTS = Path("/usr/share/fonts/truetype")
 MICROHEI = FONTS / "wqy" / "wqy-microhei.ttc"
@@ -151,17 +150,6 @@ def render_columns(
         for j, ch in enumerate(text):
             draw.text((x, px + j * px * spacing), ch, font=face, fill=25)
     return img
-
-
-def png(img: Image.Image) -> bytes:
-    out = io.BytesIO()
-    img.save(out, "PNG")
-    return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def ocr() -> Iterator[LineOCR]:
-    yield LineOCR()
 
 
 @pytest.mark.model
