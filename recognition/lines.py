@@ -869,9 +869,10 @@ class LineOCR:
             quads, truncated = quads[: self.max_boxes], True
         return quads, truncated
 
-    def _orient(self, crops: list[Image.Image]) -> list[Image.Image]:
-        """Turn upside-down lines the right way up."""
+    def _orient(self, crops: list[Image.Image]) -> tuple[list[Image.Image], list[bool]]:
+        """Turn upside-down lines the right way up; also says which were turned."""
         out = list(crops)
+        turned = [False] * len(crops)
         for first in range(0, len(crops), 32):
             chunk = crops[first : first + 32]
             batch = np.stack([cls_tensor(c) for c in chunk])
@@ -879,7 +880,8 @@ class LineOCR:
             for k, p in enumerate(probs):
                 if p[1] > FLIP_CONFIDENCE:  # class 1 is "turned 180 degrees"
                     out[first + k] = chunk[k].rotate(180)
-        return out
+                    turned[first + k] = True
+        return out, turned
 
     def _detect_photo(self, photo: Photo) -> _Detected:
         quads, truncated = self.detect(photo.gray)
@@ -946,7 +948,9 @@ class LineOCR:
                 detected.append(exc)
         crops = [c for d in detected if isinstance(d, _Detected) for ways in d.crops for c in ways]
         started = time.perf_counter()
-        readings = iter(self._read_lines([np.asarray(c) for c in self._orient(crops)]))
+        upright, turned_list = self._orient(crops)
+        readings = iter(self._read_lines([np.asarray(c) for c in upright]))
+        turned = iter(turned_list)
         log.debug(
             "event=ocr.lines lines=%d ms=%.0f", len(crops), 1000 * (time.perf_counter() - started)
         )
@@ -957,7 +961,9 @@ class LineOCR:
                 continue
             sx, sy = d.photo.width / d.photo.gray.shape[1], d.photo.height / d.photo.gray.shape[0]
             lines: list[TextLine] = []
+            upside_down = 0
             for quad, ways in zip(d.quads, d.crops, strict=True):
+                upside_down += [next(turned) for _ in ways][0]
                 # A column read two ways keeps the surer reading.
                 chars = max((_trimmed(next(readings)) for _ in ways), key=_mean_confidence)
                 if not chars:
@@ -974,6 +980,11 @@ class LineOCR:
                         char_confidences=confidences,
                     )
                 )
+            if 2 * upside_down > len(d.quads):
+                # Most lines had to be turned the right way up: the page itself is upside
+                # down (or a page of lines photographed turned a quarter anticlockwise,
+                # whose lines look like columns), so it reads from the other end.
+                lines.reverse()
             problem = None if lines else page_problem(d.photo)
             pages.append(
                 TextPage(tuple(lines), d.photo.width, d.photo.height, d.truncated, problem)

@@ -269,6 +269,19 @@ def test_rotated_and_upside_down_photos_are_read(ocr: LineOCR) -> None:
 
 
 @pytest.mark.model
+@needs_font
+@pytest.mark.parametrize("angle", [180, 90, -90])
+def test_a_page_turned_without_exif_keeps_its_line_order(ocr: LineOCR, angle: int) -> None:
+    # Turned a quarter, its lines look like columns of vertical writing; upside down or
+    # turned anticlockwise, every line needs turning the right way up and the page reads
+    # from its other end.
+    lines = ["今天天气很好", "我们去商店买东西", "一共三十块"]
+    img = render(lines, size=(700, 300))
+    page = ocr.read(png(img.rotate(angle, expand=True, fillcolor=245)))
+    assert [line.text for line in page.lines] == lines
+
+
+@pytest.mark.model
 def test_a_blank_page_has_no_lines(ocr: LineOCR) -> None:
     page = ocr.read(png(Image.new("L", (800, 600), 240)))
     assert page.lines == () and page.problem is PageProblem.NO_TEXT
