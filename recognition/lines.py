@@ -963,7 +963,8 @@ class LineOCR:
             lines: list[TextLine] = []
             upside_down = 0
             for quad, ways in zip(d.quads, d.crops, strict=True):
-                upside_down += [next(turned) for _ in ways][0]
+                first_way_turned, *_ = (next(turned) for _ in ways)
+                upside_down += first_way_turned
                 # A column read two ways keeps the surer reading.
                 chars = max((_trimmed(next(readings)) for _ in ways), key=_mean_confidence)
                 if not chars:
