@@ -142,8 +142,8 @@ def main() -> int:
         return 1
     _, fusion, accept, known = best
     complete = lab < n
-    inc = 0.95
-    for t in np.round(np.arange(0.3, 0.99, 0.05), 2):
+    inc = 0.995
+    for t in np.round(np.r_[np.arange(0.3, 0.96, 0.05), 0.97, 0.98, 0.99], 2):
         if np.mean(incomplete[complete & half] >= t) <= 0.03:
             inc = float(t)
             break

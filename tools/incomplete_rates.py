@@ -69,6 +69,7 @@ def rates(model: CharModel, npz: Path) -> dict[str, Any]:
     }
     for fpr in (3, 5):
         cut = float(np.percentile(inc_scores[~is_partial], 100 - fpr))
+        res[f"score_threshold_at_{fpr}pct_false_flags"] = cut
         res[f"score_flagged_at_{fpr}pct_false_flags"] = float(
             np.mean(inc_scores[is_partial] >= cut)
         )
