@@ -230,12 +230,10 @@ class CharModel:
         for row, i in enumerate(unsure):
             s = scores[i]
             probs = fuse(s.probs, theirs[row], self.fusion.known_scale)
+            # Scores.of again: with a score per class, "the likeliest" follows the fusion.
             by_class = s.incomplete_by_class
-            out[i] = (
-                Scores(probs, s.embedding, s.incomplete)
-                if by_class is None
-                else Scores.of(probs, s.embedding, by_class)
-            )
+            inc = np.array([s.incomplete], np.float32) if by_class is None else by_class
+            out[i] = Scores.of(probs, s.embedding, inc)
         return out
 
     def judge(self, jobs: Sequence[Job]) -> list[Decision]:
