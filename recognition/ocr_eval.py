@@ -54,6 +54,15 @@ class Scores:
     def line_exact(self) -> float:
         return self.exact / max(1, self.lines)
 
+    def figures(self, seconds: float) -> dict[str, Any]:
+        """The headline figures, with ``seconds`` spent reading all the lines."""
+        return {
+            "lines": self.lines,
+            "cer": round(self.cer, 4),
+            "line_exact": round(self.line_exact, 4),
+            "ms_per_line": round(1000 * seconds / max(1, self.lines), 1),
+        }
+
 
 def score(pairs: Sequence[tuple[str, str]]) -> Scores:
     """Summed over (reference, hypothesis) pairs, so long lines weigh more than short ones."""
@@ -100,11 +109,7 @@ def evaluate_lines(read: Callable[[bytes], TextPage], folder: Path) -> dict[str,
         elapsed += time.perf_counter() - started
         pairs.append((reference, hypothesis))
     s = score(pairs)
-    return {
-        "lines": s.lines,
-        "cer": round(s.cer, 4),
-        "line_exact": round(s.line_exact, 4),
-        "ms_per_line": round(1000 * elapsed / max(1, s.lines), 1),
+    return s.figures(elapsed) | {
         "errors": s.errors,
         "reference_chars": s.reference_chars,
         "failed": failed,

@@ -402,13 +402,7 @@ def _score(read: Callable[[Any], str], items: Sequence[tuple[Any, str]]) -> dict
     started = time.perf_counter()
     pairs = [(text, read(image)) for image, text in items]
     elapsed = time.perf_counter() - started
-    s = score(pairs)
-    return {
-        "lines": s.lines,
-        "cer": round(s.cer, 4),
-        "line_exact": round(s.line_exact, 4),
-        "ms_per_line": round(1000 * elapsed / max(1, s.lines), 1),
-    }
+    return score(pairs).figures(elapsed)
 
 
 def _rapidocr() -> Callable[[Any], str]:
