@@ -60,6 +60,11 @@ VARIANTS: dict[str, list[str]] = {
     "size64": ["--size", "64"],
     "wide": ["--widths", "48,96,192,320"],
     "fonts": ["--styles", "0.55,0.12,0.33"],
+    # Handwriting fonts installed (LXGW WenKai, Klee One, Kiloji, Seto, YOzFont; see
+    # docs/synth/README.md), every design family equally likely: the recipe's own options.
+    "hfonts": [],
+    # ... and twice the share of font samples.
+    "hfonts_x2": ["--styles", "0.55,0.09,0.36"],
     # The baseline again with another seed: how far two runs of one recipe differ.
     "baseline_s2": ["--seed", "2027"],
     # shape + thin + incomplete3x together, the candidate for the next full run.

@@ -13,10 +13,17 @@ import numpy.typing as npt
 
 from recognition.preprocess import NoInk, prepare
 from recognition.training.photo import PhotoOptions
-from recognition.training.synth import UNKNOWN, HandOptions, Split, generate
+from recognition.training.synth import (
+    UNKNOWN,
+    HandOptions,
+    Split,
+    find_cjk_fonts,
+    generate,
+    split_fonts,
+)
 
 # Bump when the generator or preprocessing changes, so stale caches are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,10 @@ def build(
 ) -> Arrays:
     """Generate (or load from ``cache_dir``) one split of the training data."""
     extra = recipe.key() if recipe is not None else []
+    found = split_fonts(find_cjk_fonts())
+    fonts = found.train if split == "train" else found.held_out
+    # Installing or removing a font changes the data: it must not reuse a cache.
+    font_key = sorted(f"{Path(f.path).name}:{f.index}" for f in fonts)
     key = json.dumps(
         [
             CACHE_VERSION,
@@ -119,6 +130,7 @@ def build(
             size,
             render_size,
             *extra,
+            font_key,
         ],
         ensure_ascii=False,
     )
@@ -138,6 +150,7 @@ def build(
         unknown=unknown,
         workers=workers,
         progress=progress,
+        fonts=fonts,
         photo_options=recipe.photo if recipe else None,
         hand_options=recipe.hand if recipe else None,
         styles=recipe.styles if recipe else None,

@@ -77,13 +77,9 @@ class FontFace:
 
     @property
     def group(self) -> str:
-        """Faces sharing a design (one file, or the weights of one family) split together."""
-        stem = Path(self.path).stem
-        return re.sub(
-            r"[-_](Regular|Bold|Light|Medium|Thin|Black|DemiLight|ExtraLight|SemiBold|Heavy)$",
-            "",
-            stem,
-        )
+        """The design family: a font package installs its faces (weights, widths, italics)
+        in one directory, so faces of one directory are one hand and split together."""
+        return Path(self.path).parent.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +91,15 @@ class FontSplit:
 
 
 def find_cjk_fonts(dirs: Sequence[Path] = (Path("/usr/share/fonts"),)) -> tuple[FontFace, ...]:
-    """Installed faces that cover Chinese: asks fontconfig, else looks for known files."""
+    """Installed faces that draw Han characters (Chinese, and Japanese handwriting faces,
+    which lack the simplified-only characters: ``has_glyph`` checks each one): asks
+    fontconfig, else looks for known files."""
     faces: set[FontFace] = set()
     fc_list = shutil.which("fc-list")
     if fc_list:
         out = subprocess.run(
-            [fc_list, ":lang=zh", "file", "index", "family"],
+            # Faces with 一 and 四: Han, whichever language fontconfig files them under.
+            [fc_list, ":charset=4e00 56db", "file", "index", "family"],
             capture_output=True,
             text=True,
             check=False,
@@ -127,7 +126,7 @@ def _fraction(name: str) -> float:
     return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 2**32
 
 
-def split_fonts(fonts: Sequence[FontFace], held_out_share: float = 0.25) -> FontSplit:
+def split_fonts(fonts: Sequence[FontFace], held_out_share: float = 0.1) -> FontSplit:
     """Split by design group, by a hash of the group name so it never depends on what else
     is installed: groups hashing into the top ``held_out_share`` are held out; if none does
     (few fonts), the single highest-hashing group is, as long as another remains to train on.
@@ -535,6 +534,10 @@ class Generator:
     ) -> None:
         self.strokes = strokes if isinstance(strokes, StrokeData) else find_stroke_data(strokes)
         self.fonts = tuple(fonts)
+        by_group: dict[str, list[FontFace]] = {}
+        for face in sorted(self.fonts, key=_font_key):
+            by_group.setdefault(face.group, []).append(face)
+        self._font_groups = tuple(tuple(by_group[g]) for g in sorted(by_group))
         self.seed = seed
         self.size = size
         # Draw at 2-4x and box-filter down: anti-aliased edges like a camera's.
@@ -699,15 +702,22 @@ class Generator:
             self._glyph_cache[key] = found
         return found
 
+    def _pick_face(self, text: str, rng: np.random.Generator) -> FontFace:
+        """A face that draws ``text``: a design family first, every family as likely (one
+        with 120 weights and widths is still one hand), then one of its faces."""
+        for g in rng.permutation(len(self._font_groups)):
+            faces = self._font_groups[int(g)]
+            face = faces[int(rng.integers(len(faces)))]
+            if self.has_glyph(face, text):
+                return face
+        raise _Unavailable(text)
+
     def _font_image(
         self, text: str, rng: np.random.Generator, *, latin: bool = False
     ) -> tuple[Gray, str]:
         """``text`` in a random installed face, with a random weight and the hand's warp;
         returns the image and the face's name."""
-        faces = [f for f in self.fonts if self.has_glyph(f, text)]
-        if not faces:
-            raise _Unavailable(text)
-        face = faces[int(rng.integers(len(faces)))]
+        face = self._pick_face(text, rng)
         hand = _draw_hand(rng, neat=True, options=self.hand_options)
         weight = int(rng.choice([-1, 0, 0, 1, 1, 2]))
         place = rng.beta(2.0, 2.0, 2)  # off-centre, but rarely against an edge

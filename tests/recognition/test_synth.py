@@ -219,21 +219,44 @@ def test_negatives_from_the_full_stroke_data(
 
 def test_font_split_is_disjoint_and_stable() -> None:
     faces = [
-        FontFace(f"/fonts/{name}.ttc", i, f"{name} {i}")
-        for name in ("ukai", "uming", "wqy-zenhei", "wqy-microhei", "NotoSansCJK-Bold")
+        FontFace(f"/fonts/{pkg}/{name}.ttc", i, f"{name} {i}")
+        for pkg, name in (
+            ("arphic", "ukai"),
+            ("arphic", "uming"),
+            ("wqy", "wqy-zenhei"),
+            ("wqy", "wqy-microhei"),
+            ("noto", "NotoSansCJK-Bold"),
+            ("lxgw-wenkai", "LXGWWenKaiMono-Regular"),
+            ("seto", "setofont"),
+        )
         for i in range(2)
     ]
-    faces.append(FontFace("/fonts/NotoSansCJK-Regular.ttc", 0, "Noto Sans CJK SC"))
+    faces.append(FontFace("/fonts/noto/NotoSansCJK-Regular.ttc", 0, "Noto Sans CJK SC"))
+    faces.append(FontFace("/fonts/lxgw-wenkai/LXGWWenKai-Regular.ttf", 0, "LXGW WenKai"))
     split = split_fonts(faces)
     assert split.train and split.held_out
     assert not {f.group for f in split.train} & {f.group for f in split.held_out}
     assert set(split.train) | set(split.held_out) == set(faces)
     assert split_fonts(list(reversed(faces))) == split
-    # Weights of one family travel together.
-    noto = {f in split.train for f in faces if f.group == "NotoSansCJK"}
-    assert len(noto) == 1
+    # The faces of one package (weights, a Mono sibling) are one design and travel together.
+    for group in ("noto", "lxgw-wenkai"):
+        assert len({f in split.train for f in faces if f.group == group}) == 1
     installed = split_fonts(find_cjk_fonts())
     assert not set(installed.train) & set(installed.held_out)
+
+
+def test_every_font_design_is_drawn_equally_often(
+    hsk1: StrokeData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A package of 120 faces (YOzFont) must not crowd out one of a single face."""
+    many = [FontFace(f"/fonts/many/face{i}.ttf", 0, f"face{i}") for i in range(120)]
+    one = FontFace("/fonts/one/only.ttf", 0, "only")
+    gen = Generator(hsk1, [*many, one], seed=1)
+    # The many-face design lacks 这 (as Japanese faces lack simplified-only characters).
+    monkeypatch.setattr(gen, "has_glyph", lambda face, ch: face == one or ch != "这")
+    picks = [gen._pick_face("四", gen.rng_for(i)) for i in range(400)]
+    assert 150 < sum(p == one for p in picks) < 250
+    assert {gen._pick_face("这", gen.rng_for(i)) for i in range(50)} == {one}
 
 
 def test_generate_labels_counts_and_progress(capsys: pytest.CaptureFixture[str]) -> None:
