@@ -65,6 +65,9 @@ VARIANTS: dict[str, list[str]] = {
     "hfonts": [],
     # ... and twice the share of font samples.
     "hfonts_x2": ["--styles", "0.55,0.09,0.36"],
+    # ... and a third of the pen writers with a running hand (rounded corners, joined
+    # strokes), like the everyday writing of CASIA-HWDB.
+    "cursive": ["--styles", "0.55,0.09,0.36", "--hand", "cursive=0.35"],
     # The baseline again with another seed: how far two runs of one recipe differ.
     "baseline_s2": ["--seed", "2027"],
     # shape + thin + incomplete3x together, the candidate for the next full run.

@@ -225,7 +225,9 @@ class HandOptions:
 
     ``pen``: median pen width (fraction of the box), ``pen_spread``: sigma of its log,
     ``pen_min``/``pen_max``: its clip; ``elastic`` and ``sloppy`` scale the smooth
-    displacement field and the per-stroke placement error.
+    displacement field and the per-stroke placement error; ``cursive``: the share of
+    writers with a running hand (corners rounded off, strokes mostly joined), as real
+    everyday handwriting (CASIA-HWDB) is written.
     """
 
     pen: float = 0.04
@@ -234,6 +236,7 @@ class HandOptions:
     pen_max: float = 0.085
     elastic: float = 1.0
     sloppy: float = 1.0
+    cursive: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +253,7 @@ class _Hand:
     elastic: npt.NDArray[np.float64]  # (3, 5) plane waves: wave vector, amplitude, phase
     fill: float  # the character's longer side, as a fraction of the cell
     flicks: bool  # keeps the brush's entry and exit flicks (a writer trained with a brush)
+    running: float = 0.0  # running hand: how far corners are rounded off, in box units
 
 
 def _draw_hand(
@@ -282,6 +286,13 @@ def _draw_hand(
         [freq * np.cos(fa), freq * np.sin(fa), amp * np.cos(da), amp * np.sin(da), phase], 1
     )
     taper = 0.0 if g[3] < 0.4 else (0.1 + 0.25 * g[4] if g[3] < 0.75 else 0.3 + 0.35 * g[4])
+    connect = 0.0 if g[9] < 0.7 else 0.2 + 0.6 * g[10]
+    running = 0.0
+    # Drawn only when asked for, so the regular recipe's samples stay byte for byte the same.
+    if o.cursive > 0 and not neat and rng.random() < o.cursive:
+        fast = rng.random(2)
+        running = 0.02 + 0.06 * fast[0]
+        connect = 0.5 + 0.45 * fast[1]
     return _Hand(
         pen=min(max(o.pen * math.exp(o.pen_spread * z[4]), o.pen_min), o.pen_max),
         taper=taper,
@@ -290,11 +301,12 @@ def _draw_hand(
         tremor=0.005 * g[6],
         curve=0.06 * g[7] * (0.6 if neat else 1.0),
         length=(0.02 + 0.08 * g[8]) * (0.5 if neat else 1.0),
-        connect=0.0 if g[9] < 0.7 else 0.2 + 0.6 * g[10],
+        connect=connect,
         affine=affine,
         elastic=elastic,
         fill=0.62 + 0.32 * g[11],
         flicks=g[12] < 0.3,
+        running=running,
     )
 
 
@@ -417,6 +429,66 @@ def _pen_strokes(
     width = (1 - hand.taper) + hand.taper * np.sqrt(ends)
     width *= 1 + hand.pressure * np.sin(2 * np.pi * u * (0.5 + v[:, 4:5]) + 6.283 * v[:, 5:6])
     return [(pts[i, : n[i]], width[i, : n[i]]) for i in range(count)]
+
+
+def _round_off(pts: Points, reach: float) -> Points:
+    """A stroke written fast: its centre line smoothed over about ``reach`` (box units),
+    so corners turn into curves and short hooks melt into the stroke; the ends stay."""
+    n = len(pts)
+    if n < 3 or reach <= 0:
+        return pts
+    step = float(np.hypot(*(pts[-1] - pts[0]))) / (n - 1)
+    step = max(step, float(np.mean(np.hypot(*np.diff(pts, axis=0).T))), 1e-6)
+    sigma = reach / step
+    if sigma < 0.5:
+        return pts
+    r = min(math.ceil(2.5 * sigma), n - 1)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    padded = np.pad(pts, ((r, r), (0, 0)), mode="edge")
+    out = np.stack([np.convolve(padded[:, j], k, mode="valid") for j in range(2)], 1)
+    out[0], out[-1] = pts[0], pts[-1]
+    return np.asarray(out, dtype=np.float64)
+
+
+def _link(a: Points, b: Points, bulge: float) -> Points | None:
+    """The pen's path from one stroke's end ``a`` to the next one's start ``b`` (ends
+    included), or None when it is too far to go without lifting the pen."""
+    gap = b - a
+    if float(np.hypot(*gap)) > 0.6:
+        return None  # a long way: the pen is lifted even in running script
+    mid = (a + b) / 2 + bulge * np.array([-gap[1], gap[0]])
+    return _bezier(np.array([a, mid, mid, b]), 10)
+
+
+def _running_paths(
+    warped: Sequence[Points],
+    strokes: Sequence[tuple[Points, npt.NDArray[np.float64]]],
+    links: Sequence[tuple[bool, float, float]],
+    dropped: tuple[int, ...],
+    hand: _Hand,
+) -> list[tuple[Points, npt.NDArray[np.float64]]]:
+    """A running hand: linked strokes become one path of the pen, thin where it only
+    travels, and each path is smoothed so corners and joins round off together."""
+    paths: list[tuple[Points, npt.NDArray[np.float64]]] = []
+    pts: list[Points] = []
+    widths: list[npt.NDArray[np.float64]] = []
+    for i, stroke in enumerate(warped):
+        if i in dropped:
+            continue
+        linked, bulge, thin = links[i - 1] if i > 0 else (False, 0.0, 0.0)
+        path = _link(warped[i - 1][-1], stroke[0], bulge) if linked and pts else None
+        if path is not None and i - 1 not in dropped:
+            pts.append(path[1:-1])
+            widths.append(np.full(len(path) - 2, hand.pen * thin))
+        elif pts:
+            paths.append((np.vstack(pts), np.concatenate(widths)))
+            pts, widths = [], []
+        pts.append(stroke)
+        widths.append(strokes[i][1] * hand.pen)
+    if pts:
+        paths.append((np.vstack(pts), np.concatenate(widths)))
+    return [(_round_off(p, hand.running), w) for p, w in paths]
 
 
 def _choose_dropped(n: int, rng: np.random.Generator) -> tuple[int, ...]:
@@ -603,6 +675,10 @@ class Generator:
         canvas = Image.new("L", (big, big), 0)
         draw = ImageDraw.Draw(canvas)
         min_width = 0.75 * self.ss  # thinner lines vanish when downsampled
+        if hand.running > 0:
+            for pts, width in _running_paths(warped, strokes, links, dropped, hand):
+                _paint_pen(draw, pts * scale + offset, np.maximum(width * scale, min_width))
+            return self._finish(canvas), dropped
         for i, (pts, (_, width)) in enumerate(zip(warped, strokes, strict=True)):
             if i in dropped:
                 continue

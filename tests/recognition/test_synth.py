@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections import Counter
@@ -23,6 +24,10 @@ from recognition.training.synth import (
     UNKNOWN,
     FontFace,
     Generator,
+    HandOptions,
+    _draw_hand,
+    _round_off,
+    _running_paths,
     find_cjk_fonts,
     generate,
     split_fonts,
@@ -167,6 +172,52 @@ def test_incomplete_variants_lack_the_dropped_strokes(gen: Generator) -> None:
             assert ink(part.image) < ink(full.image), (ch, style, part.dropped)
             # Nothing appears that the full drawing does not have.
             assert (part.image >= full.image.astype(np.int64) - 1).all()
+
+
+def _polyline(*corners: tuple[float, float], step: float = 0.03) -> np.ndarray:
+    pts = [np.array(corners[0])]
+    for a, b in itertools.pairwise(corners):
+        n = int(np.ceil(np.hypot(b[0] - a[0], b[1] - a[1]) / step))
+        pts += [np.array(a) + (np.array(b) - np.array(a)) * t for t in np.arange(1, n + 1) / n]
+    return np.array(pts)
+
+
+def test_a_running_hand_rounds_corners_and_keeps_the_ends() -> None:
+    corner = _polyline((0.2, 0.2), (0.8, 0.2), (0.8, 0.8))
+    fast = _round_off(corner, 0.05)
+    assert fast.shape == corner.shape
+    assert np.allclose(fast[[0, -1]], corner[[0, -1]])
+    # The corner is cut: the path passes well inside it.
+    assert np.hypot(*(fast - [0.8, 0.2]).T).min() > 0.02
+    assert _round_off(corner, 0.0) is corner
+
+
+def test_a_running_hand_joins_linked_strokes_into_one_path() -> None:
+    hand = _draw_hand(np.random.default_rng(0), options=HandOptions(cursive=1.0))
+    assert hand.running > 0 and hand.connect >= 0.5
+    a, b = _polyline((0.2, 0.3), (0.7, 0.3)), _polyline((0.3, 0.5), (0.7, 0.5))
+    strokes = [(a, np.ones(len(a))), (b, np.ones(len(b)))]
+    joined = _running_paths([a, b], strokes, [(True, 0.1, 0.4)], (), hand)
+    assert len(joined) == 1 and len(joined[0][0]) > len(a) + len(b)
+    # The pen only travels between strokes: thinner there.
+    assert joined[0][1].min() < hand.pen
+    assert len(_running_paths([a, b], strokes, [(False, 0.1, 0.4)], (), hand)) == 2
+    # A stroke left out (incomplete) breaks the path: what is left is the other stroke.
+    (alone,) = _running_paths([a, b], strokes, [(True, 0.1, 0.4)], (0,), hand)
+    assert len(alone[0]) == len(b)
+
+
+def test_running_hand_samples_are_characters_and_can_be_incomplete(hsk1: StrokeData) -> None:
+    fast = Generator(hsk1, (), seed=7, size=SIZE, hand_options=HandOptions(cursive=1.0))
+    plain = Generator(hsk1, (), seed=7, size=SIZE)
+    for i, ch in enumerate("我学国对客"):
+        full = fast.render_char(ch, fast.rng_for(3, i), style="pen")
+        assert ink(full.image) > 0
+        assert not np.array_equal(
+            full.image, plain.render_char(ch, plain.rng_for(3, i), style="pen").image
+        )
+        part = fast.render_incomplete(ch, fast.rng_for(3, i), style="pen")
+        assert ink(part.image) < ink(full.image), (ch, part.dropped)
 
 
 def test_the_last_stroke_is_the_one_most_often_left_out(gen: Generator) -> None:
