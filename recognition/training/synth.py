@@ -687,12 +687,10 @@ class Generator:
         for i, (linked, bulge, thin) in enumerate(links):
             if not linked or i in dropped or i + 1 in dropped:
                 continue
-            a, b = warped[i][-1], warped[i + 1][0]
-            gap = b - a
-            if float(np.hypot(*gap)) > 0.6:
-                continue  # a long way: the pen is lifted even in running script
-            mid = (a + b) / 2 + bulge * np.array([-gap[1], gap[0]])
-            curve = _bezier(np.array([a, mid, mid, b]), 10) * scale + offset
+            path = _link(warped[i][-1], warped[i + 1][0], bulge)
+            if path is None:
+                continue
+            curve = path * scale + offset
             _paint_pen(draw, curve, np.full(len(curve), max(hand.pen * scale * thin, min_width)))
         return self._finish(canvas), dropped
 
