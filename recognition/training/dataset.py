@@ -66,6 +66,31 @@ class Arrays:
         return len(self.labels)
 
 
+FLAT = 0.3  # ink box height / width below which a lone mark reads as 一
+
+
+def clear_flat_negatives(arrays: Arrays) -> Arrays:
+    """``arrays`` with every "unknown" sample whose ink is a flat horizontal mark made
+    blank (all zero, ``blank`` set), as the preprocessing makes an image it finds no ink in.
+
+    A scribble drawn flat, or a ruled line of lined paper left on a blank page, is what a
+    learner's 一 looks like: kept as "unknown", they taught the model to turn a ruler-straight
+    一 away (``tests/recognition/test_charmodel.py``). About 1% of negatives.
+    """
+    unknown = len(arrays.classes) - 1
+    ink = arrays.x > 80
+    rows = np.asarray(ink.any(axis=2))
+    cols = np.asarray(ink.any(axis=1))
+    height = rows.shape[1] - rows[:, ::-1].argmax(axis=1) - rows.argmax(axis=1)
+    width = cols.shape[1] - cols[:, ::-1].argmax(axis=1) - cols.argmax(axis=1)
+    flat = (arrays.labels == unknown) & ink.any(axis=(1, 2)) & (height < FLAT * width)
+    if not flat.any():
+        return arrays
+    x, blank = arrays.x.copy(), arrays.blank.copy()
+    x[flat], blank[flat] = 0, 1
+    return Arrays(x, arrays.labels, arrays.incomplete, blank, arrays.classes)
+
+
 def _prepare_chunk(args: tuple[npt.NDArray[np.uint8], int]) -> tuple[bytes, bytes]:
     images, size = args
     out = np.zeros((len(images), size, size), dtype=np.uint8)
@@ -139,7 +164,8 @@ def build(
     classes = (*chars, UNKNOWN)
     if path is not None and path.exists():
         data = np.load(path)
-        return Arrays(data["x"], data["labels"], data["incomplete"], data["blank"], classes)
+        cached = Arrays(data["x"], data["labels"], data["incomplete"], data["blank"], classes)
+        return clear_flat_negatives(cached)
     ds = generate(
         chars,
         n_per_class,
@@ -165,4 +191,4 @@ def build(
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, x=x, labels=labels, incomplete=incomplete, blank=blank)
         tmp.replace(path)
-    return arrays
+    return clear_flat_negatives(arrays)

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recognition.training.dataset import Recipe, build
+from recognition.training import dataset
+from recognition.training.dataset import Arrays, Recipe, build, clear_flat_negatives
 from recognition.training.photo import PhotoOptions, photograph
 from recognition.training.strokes import HSK1_STROKES, StrokeData
-from recognition.training.synth import Generator, HandOptions
+from recognition.training.synth import Generator, HandOptions, find_cjk_fonts
 from recognition.training.train import TrainConfig, parse_args, parse_options
 
 
@@ -85,6 +86,38 @@ def test_the_shipped_recipe_keeps_its_cache_key(tmp_path: Path) -> None:
     assert cached(None) == 1
     assert cached(Recipe(hand=HandOptions())) == 1  # the same file: the same key
     assert cached(Recipe(hand=HandOptions(pen=0.02))) == 2
+
+
+def test_installing_a_font_does_not_reuse_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed = find_cjk_fonts()
+    if len({f.group for f in installed}) < 2:
+        pytest.skip("needs two CJK font packages (apt: fonts-arphic-ukai fonts-wqy-zenhei)")
+    args = dict(n_per_class=1, incomplete_per_class=0, unknown=1, seed=1, split="train")
+    common = dict(size=32, workers=1, cache_dir=tmp_path, progress=False)
+    build("一", **args, **common)  # type: ignore[arg-type]
+    build("一", **args, **common)  # type: ignore[arg-type]
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    fewer = tuple(f for f in installed if f.group != installed[-1].group)
+    monkeypatch.setattr(dataset, "find_cjk_fonts", lambda: fewer)
+    build("一", **args, **common)  # type: ignore[arg-type]
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+
+
+def test_flat_negatives_are_cleared_and_flat_characters_kept() -> None:
+    x = np.zeros((4, 48, 48), np.uint8)
+    x[0, 22:26, 4:44] = 255  # a flat mark labelled unknown: what 一 looks like
+    x[1, 22:26, 4:44] = 255  # the same, labelled 一
+    x[2, 10:38, 10:38] = 255  # an unknown blob: kept
+    classes = ("一", "二", "unknown")
+    labels = np.array([2, 0, 2, 2], np.int32)
+    before = Arrays(x, labels, np.zeros(4, np.uint8), np.array([0, 0, 0, 1], np.uint8), classes)
+    after = clear_flat_negatives(before)
+    assert not after.x[0].any() and after.blank[0] == 1
+    assert np.array_equal(after.x[1:], x[1:]) and list(after.blank[1:]) == [0, 0, 1]
+    assert np.array_equal(after.labels, labels)
+    assert x[0].any()  # the input is not changed in place
 
 
 def test_train_options_parse_to_typed_fields_and_default_to_the_shipped_recipe() -> None:
