@@ -97,7 +97,7 @@ def main() -> int:
     model = CharModel(args.model)
     second = PPOCRRecognizer(args.model.parent / "ppocr")
     n = len(model.charset)
-    inks, papers, labels = [], [], []
+    inks, papers, labels, folders = [], [], [], []
     for path, label in image_folders(*roots)[:: args.every]:
         gray = decode(path.read_bytes())
         try:
@@ -107,7 +107,9 @@ def main() -> int:
         inks.append(prep.image)
         papers.append((255 - gray).astype(np.uint8) if prep.inverted else gray)
         labels.append(model.charset.find(label) if label in model.charset else n)
+        folders.append(next(i for i, r in enumerate(roots) if r in path.parents))
     lab = np.array(labels)
+    folder = np.array(folders)
     scores = model.scores(inks)
     p = np.stack([s.probs for s in scores])
     # Read at the true character: what verifying a right answer sees.
@@ -143,9 +145,20 @@ def main() -> int:
         return 1
     _, fusion, accept, known = best
     complete = lab < n
+
+    def false_flags(t: float, sel: npt.NDArray[np.bool_]) -> dict[str, float]:
+        """Complete characters flagged incomplete at ``t``, per folder."""
+        return {
+            roots[i].name: float(np.mean(incomplete[sel & complete & (folder == i)] >= t))
+            for i in range(len(roots))
+            if (sel & complete & (folder == i)).any()
+        }
+
+    # At most 3% in every folder, not only pooled: fast joined writing (CASIA) is flagged
+    # more often than neat writing, and a small folder must not hide in the pool.
     inc = 0.995
     for t in np.round(np.r_[np.arange(0.3, 0.96, 0.05), 0.97, 0.98, 0.99], 2):
-        if np.mean(incomplete[complete & half] >= t) <= 0.03:
+        if max(false_flags(float(t), half).values()) <= 0.03:
             inc = float(t)
             break
     f = fused_all(p, q, fusion)
@@ -156,7 +169,10 @@ def main() -> int:
         "incomplete": inc,
         "calibration_half": rates(f, lab, half, accept, known),
         "held_out_half": rates(f, lab, ~half, accept, known)
-        | {"incomplete_false_flags": float(np.mean(incomplete[complete & ~half] >= inc))},
+        | {
+            "incomplete_false_flags": float(np.mean(incomplete[complete & ~half] >= inc)),
+            "incomplete_false_flags_by_folder": false_flags(inc, ~half),
+        },
         "ours_alone_held_out": rates(p, lab, ~half, accept, known),
         "second_opinion_share": float(np.mean(p[:, :n].max(1) < fusion.cascade)),
         "sources": [str(r) for r in roots],
