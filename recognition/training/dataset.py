@@ -75,7 +75,8 @@ def clear_flat_negatives(arrays: Arrays) -> Arrays:
 
     A scribble drawn flat, or a ruled line of lined paper left on a blank page, is what a
     learner's 一 looks like: kept as "unknown", they taught the model to turn a ruler-straight
-    一 away (``tests/recognition/test_charmodel.py``). About 1% of negatives.
+    一 away (``tests/recognition/test_charmodel.py``). 96 of the 16,000 negatives of the
+    shipped recipe (0.6%).
     """
     unknown = len(arrays.classes) - 1
     ink = arrays.x > 80

@@ -437,8 +437,7 @@ def _round_off(pts: Points, reach: float) -> Points:
     n = len(pts)
     if n < 3 or reach <= 0:
         return pts
-    step = float(np.hypot(*(pts[-1] - pts[0]))) / (n - 1)
-    step = max(step, float(np.mean(np.hypot(*np.diff(pts, axis=0).T))), 1e-6)
+    step = max(float(np.mean(np.hypot(*np.diff(pts, axis=0).T))), 1e-6)
     sigma = reach / step
     if sigma < 0.5:
         return pts
@@ -477,8 +476,10 @@ def _running_paths(
         if i in dropped:
             continue
         linked, bulge, thin = links[i - 1] if i > 0 else (False, 0.0, 0.0)
-        path = _link(warped[i - 1][-1], stroke[0], bulge) if linked and pts else None
-        if path is not None and i - 1 not in dropped:
+        path = None
+        if linked and pts and i - 1 not in dropped:
+            path = _link(warped[i - 1][-1], stroke[0], bulge)
+        if path is not None:
             pts.append(path[1:-1])
             widths.append(np.full(len(path) - 2, hand.pen * thin))
         elif pts:
