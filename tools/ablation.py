@@ -45,6 +45,8 @@ SHORT = [
 ]  # fmt: skip
 
 THIN = "pen=0.026,pen_spread=0.45,pen_min=0.01"
+SHIP = ["--styles", "0.55,0.09,0.36", "--incomplete-head", "class"]
+
 VARIANTS: dict[str, list[str]] = {
     "baseline": [],
     # Real pens on the sample are thinner and vary more than the synthetic median of 4%.
@@ -77,6 +79,11 @@ VARIANTS: dict[str, list[str]] = {
         *["--hand", "elastic=2,sloppy=1.5," + THIN, "--incomplete", "51"],
         *["--incomplete-head", "class"],
     ],
+    # The shipped recipe (2026-12-01, flat negatives blanked) at the short size, and the
+    # capacity knobs on top of it.
+    "ship": SHIP,
+    "ship_size64": [*SHIP, "--size", "64"],
+    "ship_wide": [*SHIP, "--widths", "48,96,192,320"],
 }
 
 
