@@ -28,15 +28,16 @@ CACHE_VERSION = 3
 
 @dataclass(frozen=True)
 class Recipe:
-    """Changes to the synthetic data for recipe experiments (``hanzi-bot train --hand`` etc.);
-    ``None`` keeps the generator's own defaults, the shipped recipe."""
+    """Changes to the synthetic data (``hanzi-bot train --hand``, ``--styles`` etc.), for the
+    training split; ``None`` keeps the generator's own defaults, with which the validation
+    and test splits are rendered."""
 
     hand: HandOptions | None = None
     photo: PhotoOptions | None = None
     styles: tuple[float, float, float] | None = None  # pen, brush, font
 
     def key(self) -> list[Any]:
-        """For the cache key: empty for the shipped recipe, so its caches stay valid."""
+        """For the cache key: empty for the generator's defaults, so their caches stay valid."""
         parts: list[Any] = []
         if self.hand is not None and self.hand != HandOptions():
             parts.append(["hand", asdict(self.hand)])

@@ -12,8 +12,14 @@ from recognition.training import dataset
 from recognition.training.dataset import Arrays, Recipe, build, clear_flat_negatives
 from recognition.training.photo import PhotoOptions, photograph
 from recognition.training.strokes import HSK1_STROKES, StrokeData
-from recognition.training.synth import Generator, HandOptions, find_cjk_fonts, split_fonts
-from recognition.training.train import TrainConfig, parse_args, parse_options
+from recognition.training.synth import (
+    STYLES,
+    Generator,
+    HandOptions,
+    find_cjk_fonts,
+    split_fonts,
+)
+from recognition.training.train import SHIPPED_STYLES, TrainConfig, parse_args, parse_options
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +140,14 @@ def test_train_options_parse_to_typed_fields_and_default_to_the_shipped_recipe()
     with pytest.raises(SystemExit):
         parse_options("nib=3", HandOptions)
     cfg = parse_args([])
-    default = TrainConfig(out=cfg.out, work=cfg.work)
-    assert (cfg.hand, cfg.photo, cfg.styles) == ((), (), None)
-    assert (cfg.label_smoothing, cfg.incomplete_weight) == (0.1, 0.5)
-    assert cfg.recipe().key() == [] and default.recipe().key() == []
+    default = TrainConfig(out=cfg.out, work=cfg.work, workers=cfg.workers)
+    assert cfg == default  # the command line's defaults are the config's: the shipped recipe
+    assert (cfg.hand, cfg.photo, cfg.styles) == ((), (), SHIPPED_STYLES)
+    assert (cfg.label_smoothing, cfg.incomplete_weight, cfg.incomplete_head) == (0.1, 0.5, "class")
+    # The shipped mix names itself in the cache key; the generator's own (the validation
+    # and test splits') does not, so those caches are shared by every recipe.
+    assert cfg.recipe().key() == [["styles", list(SHIPPED_STYLES)]]
+    assert SHIPPED_STYLES != STYLES and parse_args(["--styles", ""]).recipe().key() == []
     cfg = parse_args(["--hand", "elastic=2", "--styles", "0.5,0.2,0.3", "--label-smoothing", "0"])
     assert cfg.recipe().hand == HandOptions(elastic=2.0)
     assert cfg.styles == (0.5, 0.2, 0.3) and cfg.label_smoothing == 0.0

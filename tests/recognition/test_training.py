@@ -41,7 +41,8 @@ def test_a_short_training_run_writes_a_model_the_bot_can_load(tmp_path: Path) ->
     from recognition.training.train import main
 
     out = tmp_path / "char"
-    code = main(small_run(tmp_path, out))
+    # One incomplete score (the default is one per class, tested below): both still load.
+    code = main(small_run(tmp_path, out, "--incomplete-head", "single"))
     assert code == 0
     for name in (
         "charmodel.xml", "charmodel.bin", "model.json", "charset.txt", "templates.npy",
@@ -57,6 +58,8 @@ def test_a_short_training_run_writes_a_model_the_bot_can_load(tmp_path: Path) ->
 
     model = CharModel(out)
     assert model.charset == "一二三人大"
+    [scores] = model.scores([np.full((model.size, model.size), 0.0, np.float32)])
+    assert scores.incomplete_by_class is None
     decision = model.judge([Job(photo("大"), "大")])[0]
     assert decision.outcome.value in {"correct", "wrong_character", "incomplete", "unclear"}
 
@@ -82,7 +85,7 @@ def test_a_model_with_an_incomplete_score_per_class_trains_exports_and_recovers(
     from recognition.training.train import main
 
     out = tmp_path / "char"
-    code = main(small_run(tmp_path, out, "--val-per-class", "4", "--incomplete-head", "class"))
+    code = main(small_run(tmp_path, out, "--val-per-class", "4"))  # the default head
     assert code == 0
     report = json.loads((out / "report.json").read_text("utf-8"))
     assert report["openvino_top1_agreement"] >= 0.95
