@@ -460,6 +460,25 @@ def _link(a: Points, b: Points, bulge: float) -> Points | None:
     return _bezier(np.array([a, mid, mid, b]), 10)
 
 
+def _flowing_link(a: Points, b: Points, tension: float) -> Points | None:
+    """The pen's path in a running hand from the end of stroke ``a`` to the start of
+    stroke ``b`` (ends included): it leaves along ``a``'s last direction and arrives
+    along ``b``'s first, so where the next stroke starts behind the pen, the join turns
+    back in a loop (又 written as a loop, 口 in one movement). None when it is too far."""
+    start, end = a[-1], b[0]
+    dist = float(np.hypot(*(end - start)))
+    if dist > 0.6:
+        return None
+    out = a[-1] - a[max(len(a) - 3, 0)]
+    into = b[min(2, len(b) - 1)] - b[0]
+    out /= max(float(np.hypot(*out)), 1e-9)
+    into /= max(float(np.hypot(*into)), 1e-9)
+    reach = min(tension * max(dist, 0.1), 0.15)  # a small, quick loop, not a swoop
+    ctrl = np.array([start, start + reach * out, end - reach * into, end])
+    n = max(8, math.ceil(float(np.hypot(*np.diff(ctrl, axis=0).T).sum()) / SPACING))
+    return _bezier(ctrl, n)
+
+
 def _running_paths(
     warped: Sequence[Points],
     strokes: Sequence[tuple[Points, npt.NDArray[np.float64]]],
@@ -478,7 +497,8 @@ def _running_paths(
         linked, bulge, thin = links[i - 1] if i > 0 else (False, 0.0, 0.0)
         path = None
         if linked and pts and i - 1 not in dropped:
-            path = _link(warped[i - 1][-1], stroke[0], bulge)
+            # The pen follows through: the further it swings, the rounder the join.
+            path = _flowing_link(warped[i - 1], stroke, 0.4 + 1.5 * abs(bulge))
         if path is not None:
             pts.append(path[1:-1])
             widths.append(np.full(len(path) - 2, hand.pen * thin))

@@ -26,6 +26,7 @@ from recognition.training.synth import (
     Generator,
     HandOptions,
     _draw_hand,
+    _flowing_link,
     _round_off,
     _running_paths,
     find_cjk_fonts,
@@ -205,6 +206,22 @@ def test_a_running_hand_joins_linked_strokes_into_one_path() -> None:
     # A stroke left out (incomplete) breaks the path: what is left is the other stroke.
     (alone,) = _running_paths([a, b], strokes, [(True, 0.1, 0.4)], (0,), hand)
     assert len(alone[0]) == len(b)
+
+
+def test_a_running_join_follows_the_pen_and_turns_back_in_a_loop() -> None:
+    # 又: the first stroke ends heading down-left; the second starts up to its right,
+    # heading down-right. The pen carries on, swings round and comes in along the stroke.
+    a, b = _polyline((0.6, 0.3), (0.3, 0.7)), _polyline((0.4, 0.45), (0.75, 0.8))
+    path = _flowing_link(a, b, 1.0)
+    assert path is not None
+    assert np.allclose(path[[0, -1]], [a[-1], b[0]])
+    out, into, gap = a[-1] - a[-3], b[2] - b[0], b[0] - a[-1]
+    assert gap @ out < 0  # the next stroke starts behind the pen ...
+    assert (path[1] - path[0]) @ out > 0  # ... which leaves forwards all the same
+    assert (path[-1] - path[-2]) @ into > 0  # and arrives along the stroke
+    # Points close enough to draw smoothly.
+    assert np.hypot(*np.diff(path, axis=0).T).max() < 0.05
+    assert _flowing_link(a, _polyline((0.3, 1.5), (0.9, 1.5)), 1.0) is None  # pen lifted
 
 
 def test_running_hand_samples_are_characters_and_can_be_incomplete(hsk1: StrokeData) -> None:
