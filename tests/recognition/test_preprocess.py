@@ -450,6 +450,24 @@ def test_prepare_ignores_a_pen_dot_far_from_the_character() -> None:
     assert corr(prepared.image, reference.image) > 0.9
 
 
+def test_prepare_keeps_a_short_stroke_written_apart_and_drops_a_crumb() -> None:
+    # 二 as many write it: a long bar, and well above it a short dash with a sixth of its
+    # ink, which is a stroke, not a speck (dropped, the 二 was read as 一).
+    img = Image.new("L", (200, 200), PAPER)
+    d = ImageDraw.Draw(img)
+    d.line([(40, 130), (160, 126)], fill=INK, width=6)
+    d.line([(88, 70), (108, 69)], fill=INK, width=6)
+    two = prepare(gray(img))
+    rows = np.flatnonzero(two.image.max(1) > 0.5)
+    assert rows[-1] - rows[0] > 0.4 * two.image.shape[0]  # both strokes, far apart
+    assert two.aspect < 2.5
+    # A crumb as far away, with a fiftieth of the bar's ink, is still dropped.
+    d.line([(88, 70), (108, 69)], fill=PAPER, width=6)
+    d.rectangle([97, 68, 99, 70], fill=INK)
+    one = prepare(gray(img))
+    assert one.aspect > 4 and np.ptp(np.flatnonzero(one.image.max(1) > 0.5)) < 0.3 * 48
+
+
 def glare(shape: tuple[int, int], centre: tuple[float, float], radius: float, peak: float) -> Array:
     ys, xs = np.indices(shape)
     cy, cx = centre
