@@ -92,6 +92,9 @@ VARIANTS |= {
     "ship": SHIP,
     "ship_size64": [*SHIP, "--size", "64"],
     "ship_wide": [*SHIP, "--widths", "48,96,192,320"],
+    # SHIP again once the preprocessing kept minor strokes near the writing (data cache
+    # version 4): the baseline of the variants below.
+    "ship_v4": SHIP,
     # A third of the pen writers with the running hand whose joins follow the pen
     # (loops where a join turns back; 2026-12-01).
     "ship_cursive": [*SHIP, "--hand", "cursive=0.35"],
