@@ -404,8 +404,8 @@ def _drop_strays(ink: Ink, cells: int = 24) -> Ink:
         return ink
     totals = np.bincount(flat, weights=mass.ravel(), minlength=gh * gw + 1)[ids]
     bars = np.array([STRAY_SHARE, CRUMB_SHARE]) * totals.max()
-    near = np.abs(totals[:, None] - bars) <= slack * (totals[:, None] + bars)
-    if not exact and np.any(near):
+    borderline = np.abs(totals[:, None] - bars) <= slack * (totals[:, None] + bars)
+    if not exact and np.any(borderline):
         totals = np.bincount(flat, weights=_cell_sums(ink, step).ravel(), minlength=gh * gw + 1)
         totals = totals[ids]
         bars = np.array([STRAY_SHARE, CRUMB_SHARE]) * totals.max()
