@@ -98,6 +98,9 @@ VARIANTS |= {
     # A third of the pen writers with the running hand whose joins follow the pen
     # (loops where a join turns back; 2026-12-01).
     "ship_cursive": [*SHIP, "--hand", "cursive=0.35"],
+    # The two pen knobs that read real ink better alone on the 2026-11 recipe.
+    "ship_thin": [*SHIP, "--hand", THIN],
+    "ship_shape": [*SHIP, "--hand", "elastic=2,sloppy=1.5"],
 }
 
 
