@@ -451,12 +451,15 @@ def _round_off(pts: Points, reach: float) -> Points:
     return np.asarray(out, dtype=np.float64)
 
 
+PEN_LIFT = 0.6  # box units: a join longer than this is not written, even in running script
+
+
 def _link(a: Points, b: Points, bulge: float) -> Points | None:
     """The pen's path from one stroke's end ``a`` to the next one's start ``b`` (ends
     included), or None when it is too far to go without lifting the pen."""
     gap = b - a
-    if float(np.hypot(*gap)) > 0.6:
-        return None  # a long way: the pen is lifted even in running script
+    if float(np.hypot(*gap)) > PEN_LIFT:
+        return None
     mid = (a + b) / 2 + bulge * np.array([-gap[1], gap[0]])
     return _bezier(np.array([a, mid, mid, b]), 10)
 
@@ -468,7 +471,7 @@ def _flowing_link(a: Points, b: Points, tension: float) -> Points | None:
     back in a loop (又 written as a loop, 口 in one movement). None when it is too far."""
     start, end = a[-1], b[0]
     dist = float(np.hypot(*(end - start)))
-    if dist > 0.6:
+    if dist > PEN_LIFT:
         return None
     out = a[-1] - a[max(len(a) - 3, 0)]
     into = b[min(2, len(b) - 1)] - b[0]
