@@ -403,12 +403,13 @@ def _drop_strays(ink: Ink, cells: int = 24) -> Ink:
     if len(ids) <= 1:
         return ink
     totals = np.bincount(flat, weights=mass.ravel(), minlength=gh * gw + 1)[ids]
-    bars = np.array([STRAY_SHARE, CRUMB_SHARE]) * totals.max()
+    shares = np.array([STRAY_SHARE, CRUMB_SHARE])
+    bars = shares * totals.max()
     borderline = np.abs(totals[:, None] - bars) <= slack * (totals[:, None] + bars)
     if not exact and np.any(borderline):
         totals = np.bincount(flat, weights=_cell_sums(ink, step).ravel(), minlength=gh * gw + 1)
         totals = totals[ids]
-        bars = np.array([STRAY_SHARE, CRUMB_SHARE]) * totals.max()
+        bars = shares * totals.max()
     writing = np.isin(labels, ids[totals >= bars[0]])
     minor = ids[(totals < bars[0]) & (totals >= bars[1])]
     keep = writing
