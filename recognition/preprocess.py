@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -301,15 +302,20 @@ def _remove_lines(ink: Ink, level: float) -> tuple[Ink, int]:
         return ink, 0
     inked = int(np.count_nonzero(mask))
     strong: float | None = None  # how dark the writing is: only computed when needed
+    past = _past_writing(mask, ink > WRITING * level, horizontal, vertical)
     out = ink.copy()
     removed = 0
     grid = len(horizontal) + len(vertical) >= 2
-    for bands, view in ((horizontal, out), (vertical, out.T)):
-        for a, b, span in bands:
+    for bands, view, reaches in ((horizontal, out, past[0]), (vertical, out.T, past[1])):
+        for (a, b, span), reach in zip(bands, reaches, strict=True):
+            if not reach:
+                continue
             band = view[a:b]
             printed = grid and span >= 0.8
             marked = band[band > 0.15 * level]
-            if not printed and marked.size:
+            # A lone faint line must also run (nearly) edge to edge: a pale stroke of a
+            # character drawn with a light hand does not.
+            if not printed and marked.size and reach >= 0.8:
                 # Fainter than the writing: its median below 0.75 x the 90th percentile
                 # of the ink. Counting usually tells which side it is on.
                 tone = _median(marked)
@@ -325,6 +331,51 @@ def _remove_lines(ink: Ink, level: float) -> tuple[Ink, int]:
                 view[a:b] = np.where(band > rule + 0.35 * level, band, 0.0)
                 removed += 1
     return out, removed
+
+
+WRITING = 0.4  # of the ink level: surely writing, not paper texture or a pale rule
+PAST = 0.03  # a rule runs past the writing by this share of its length at both ends
+
+
+def _past_writing(
+    mask: npt.NDArray[np.bool_],
+    strong: npt.NDArray[np.bool_],
+    horizontal: list[tuple[int, int, float]],
+    vertical: list[tuple[int, int, float]],
+) -> tuple[list[float], list[float]]:
+    """Per ruled-line candidate (found in ``mask``): the share of the picture it reaches
+    across when it runs past the writing (the ``strong`` ink elsewhere) at both ends, as a
+    rule printed across the page does; 0.0 when it does not. A long stroke in a picture
+    cropped to the character (a scan of one character) does not: the rest of the
+    character reaches as far.
+
+    When almost nothing is left besides the candidates (a blank practice sheet, or 十
+    filling the picture), every candidate passes: the other tests decide."""
+
+    def reach(lines: npt.NDArray[np.bool_], lo: float, hi: float) -> float:
+        on = np.flatnonzero(lines.any(0))
+        if not on.size:
+            return 0.0
+        first, last = int(on[0]), int(on[-1])
+        margin = max(2.0, PAST * lines.shape[1])
+        if first > lo - margin or last < hi - 1 + margin:
+            return 0.0
+        return float(last + 1 - first) / int(lines.shape[1])
+
+    rest = strong.copy()
+    for a, b, _ in horizontal:
+        rest[max(a - 1, 0) : b + 1] = False
+    for a, b, _ in vertical:
+        rest[:, max(a - 1, 0) : b + 1] = False
+    # The writing's box; with no writing left, every candidate runs past it.
+    box: tuple[float, float, float, float] = (math.inf, math.inf, -math.inf, -math.inf)
+    if int(np.count_nonzero(rest)) >= 0.05 * max(int(np.count_nonzero(strong)), 1):
+        box = _mass_box(rest.astype(np.float32))
+    x0, y0, x1, y1 = box
+    return (
+        [reach(mask[a:b], x0, x1) for a, b, _ in horizontal],
+        [reach(mask.T[a:b], y0, y1) for a, b, _ in vertical],
+    )
 
 
 def _p90_above(ink: Ink, inked: int, value: float) -> bool | None:

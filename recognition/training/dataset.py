@@ -23,7 +23,7 @@ from recognition.training.synth import (
 )
 
 # Bump when the generator or preprocessing changes, so stale caches are not reused.
-CACHE_VERSION = 4  # 4: minor strokes near the writing kept (preprocess._drop_strays)
+CACHE_VERSION = 5  # 5: ruled lines must run past the writing (4: minor strokes kept)
 
 
 @dataclass(frozen=True)

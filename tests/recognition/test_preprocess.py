@@ -384,6 +384,71 @@ def test_prepare_keeps_a_character_crossing_the_grid() -> None:
     assert corr(prepared.image, clean.image) > 0.9
 
 
+def scan_with_a_pale_stroke(*, margin: int) -> Image.Image:
+    """A character-like scan: dark strokes and one long pale vertical stroke (a lighter
+    hand on 寸's hook), the writing ``margin`` pixels from the picture's edges."""
+    side = 64 + 2 * margin
+    img = Image.new("L", (side, side), PAPER)
+    draw = ImageDraw.Draw(img)
+    m = margin
+    draw.line([(m + 1, m + 1), (m + 28, m + 62)], fill=INK, width=3)  # 又-like: an X
+    draw.line([(m + 28, m + 1), (m + 1, m + 62)], fill=INK, width=3)
+    draw.line([(m + 32, m + 20), (m + 62, m + 20)], fill=INK, width=3)  # 寸's bar
+    draw.line([(m + 36, m + 28), (m + 40, m + 34)], fill=INK, width=3)  # and its dot
+    draw.line([(m + 50, m + 4), (m + 50, m + 50)], fill=140, width=2)  # the pale hook
+    return img
+
+
+def cross_with_a_pale_stroke() -> Image.Image:
+    """十 on a 64 px scan (Chinese MNIST's kind): a dark bar, a pale upright through it."""
+    img = Image.new("L", (64, 64), PAPER)
+    draw = ImageDraw.Draw(img)
+    draw.line([(14, 30), (50, 30)], fill=INK, width=3)
+    draw.line([(32, 13), (32, 52)], fill=140, width=2)
+    return img
+
+
+def stroke_ink(prepared: Prepared, at: tuple[float, float, float]) -> float:
+    """The most ink near a vertical stroke of the prepared image, ``at`` = (x, top, bottom)
+    as shares of the writing's box, away from where other strokes cross it."""
+    image = prepared.image
+    x0, y0, x1, y1 = ink_bbox(image)
+    col = x0 + round((x1 - x0) * at[0])
+    rows = slice(y0 + round((y1 - y0) * at[1]), y0 + round((y1 - y0) * at[2]))
+    return float(image[rows, col - 2 : col + 3].max())
+
+
+@pytest.mark.parametrize(
+    ("picture", "where"),
+    [
+        (lambda: scan_with_a_pale_stroke(margin=0), (50 / 64, 30 / 64, 48 / 64)),
+        (cross_with_a_pale_stroke, (0.5, 0.6, 0.9)),
+    ],
+    ids=["cropped-to-the-character", "cross"],
+)
+def test_a_pale_long_stroke_of_a_character_is_not_a_ruled_line(
+    picture: Callable[[], Image.Image], where: tuple[float, float, float]
+) -> None:
+    """Cropped to the character (a scan like CASIA-HWDB's), the stroke does not run past
+    the rest of the writing; 十's upright does, but a rule would cross the whole picture."""
+    prepared = prepare(gray(picture()))
+
+    assert prepared.grid_lines == 0
+    assert stroke_ink(prepared, where) > 0.3
+
+
+def test_a_pale_rule_across_the_picture_is_still_removed() -> None:
+    """The same writing on lined paper: the pale rule crosses the picture, past the writing."""
+    img = scan_with_a_pale_stroke(margin=30)
+    ImageDraw.Draw(img).line([(0, 112), (img.width, 112)], fill=170, width=2)
+    clean = prepare(gray(scan_with_a_pale_stroke(margin=30)))
+
+    prepared = prepare(gray(img))
+
+    assert prepared.grid_lines == 1
+    assert corr(prepared.image, clean.image) > 0.9
+
+
 @pytest.mark.parametrize("light", ["gradient", "shadow", "dim"])
 def test_prepare_ignores_uneven_lighting(upright: Prepared, light: str) -> None:
     photo = gray(page()).astype(np.float32)
