@@ -101,6 +101,13 @@ VARIANTS |= {
     # The two pen knobs that read real ink better alone on the 2026-11 recipe.
     "ship_thin": [*SHIP, "--hand", THIN],
     "ship_shape": [*SHIP, "--hand", "elastic=2,sloppy=1.5"],
+    # SHIP once ruled lines had to run past the writing (data cache version 5): the
+    # baseline of the variants below.
+    "ship_v5": SHIP,
+    # A third of the strokes turned by up to about 15 degrees (real 七 with a steeply
+    # rising first stroke read as unknown), alone and with thin pens.
+    "ship_turn": [*SHIP, "--hand", "turn=15"],
+    "ship_thin_turn": [*SHIP, "--hand", THIN + ",turn=15"],
 }
 
 

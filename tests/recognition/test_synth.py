@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from quizzes.hsk import load_vocabulary
@@ -27,6 +28,7 @@ from recognition.training.synth import (
     HandOptions,
     _draw_hand,
     _flowing_link,
+    _pen_strokes,
     _round_off,
     _running_paths,
     find_cjk_fonts,
@@ -222,6 +224,24 @@ def test_a_running_join_follows_the_pen_and_turns_back_in_a_loop() -> None:
     # Points close enough to draw smoothly.
     assert np.hypot(*np.diff(path, axis=0).T).max() < 0.05
     assert _flowing_link(a, _polyline((0.3, 1.5), (0.9, 1.5)), 1.0) is None  # pen lifted
+
+
+def test_turn_gives_some_strokes_a_steeper_angle() -> None:
+    """``HandOptions.turn`` turns about a third of the strokes well off their direction
+    (a 横 written rising steeply); without it strokes keep within a few degrees."""
+    rows = [_polyline((0.2, 0.1 + 0.8 * i / 300), (0.8, 0.1 + 0.8 * i / 300)) for i in range(300)]
+
+    def angles(turn: float) -> npt.NDArray[np.float64]:
+        hand = _draw_hand(np.random.default_rng(5), neat=True, options=HandOptions(turn=turn))
+        drawn = _pen_strokes(rows, hand, np.random.default_rng(6))
+        chords = np.array([pts[-1] - pts[0] for pts, _ in drawn])
+        return np.degrees(np.abs(np.arctan2(chords[:, 1], chords[:, 0])))
+
+    plain, turned = angles(0.0), angles(20.0)
+    assert np.percentile(plain, 90) < 8
+    steep = np.mean(turned > 15)
+    assert 0.1 < steep < 0.35, steep  # a share of the turned third, never most strokes
+    assert np.median(turned) < 8
 
 
 def test_running_hand_samples_are_characters_and_can_be_incomplete(hsk1: StrokeData) -> None:
