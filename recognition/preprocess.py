@@ -283,8 +283,10 @@ def remove_grid(ink: Ink) -> tuple[Ink, int]:
     """Blank out ruled lines (田字格, lined and squared paper) that cross the whole picture.
 
     A dark line over most of the width could be the character 一 written wide, so a line
-    is removed only when it looks printed: fainter than the writing, or part of a grid
-    and running (nearly) edge to edge.
+    is removed only when it looks printed: it runs past the rest of the writing at both
+    ends (a long stroke of a scan cropped to its character does not), and it is part of a
+    grid and runs (nearly) edge to edge, or it is fainter than the writing and reaches
+    across most of the picture.
     """
     level = _ink_level(ink)
     if level < MIN_INK_CONTRAST:
