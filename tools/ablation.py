@@ -110,10 +110,11 @@ VARIANTS |= {
     "ship_v4_s2": [*SHIP, "--seed", "2027"],
     # A third of the strokes turned by up to about 15 degrees (real 七 with a steeply
     # rising first stroke read as unknown), alone and with thin pens: measured on the
-    # version-5 data; ship_turn_v4 repeats the first on version 4.
+    # version-5 data; ship_turn_v4 (and _s2, seed 2027) repeat the first on version 4.
     "ship_turn": [*SHIP, "--hand", "turn=15"],
     "ship_thin_turn": [*SHIP, "--hand", THIN + ",turn=15"],
     "ship_turn_v4": [*SHIP, "--hand", "turn=15"],
+    "ship_turn_v4_s2": [*SHIP, "--hand", "turn=15", "--seed", "2027"],
 }
 
 
