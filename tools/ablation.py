@@ -115,6 +115,12 @@ VARIANTS |= {
     "ship_thin_turn": [*SHIP, "--hand", THIN + ",turn=15"],
     "ship_turn_v4": [*SHIP, "--hand", "turn=15"],
     "ship_turn_v4_s2": [*SHIP, "--hand", "turn=15", "--seed", "2027"],
+    # Why the v5 data trained worse: without grids in the training photos, with and
+    # without the guard. If guard_nogrid still trails nogrid, the v4 data's noise bands
+    # (cutting straight strokes out) helped; if not, the grid lines the guard leaves in hurt.
+    "ship_nogrid": [*SHIP, "--photo", "grid=0"],
+    "ship_guard_nogrid": [*SHIP, "--photo", "grid=0", "--guard-strokes"],
+    "ship_guard": [*SHIP, "--guard-strokes"],  # should repeat ship_v5
 }
 
 

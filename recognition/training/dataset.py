@@ -37,6 +37,9 @@ class Recipe:
     hand: HandOptions | None = None
     photo: PhotoOptions | None = None
     styles: tuple[float, float, float] | None = None  # pen, brush, font
+    # Prepare the split with preprocess.prepare's guard_strokes, as real photos are (the
+    # data of cache version 5, which trained worse): off, the shipped recipe.
+    guard_strokes: bool = False
 
     def key(self) -> list[Any]:
         """For the cache key: empty for the generator's defaults, so their caches stay valid."""
@@ -47,6 +50,8 @@ class Recipe:
             parts.append(["photo", asdict(self.photo)])
         if self.styles is not None:
             parts.append(["styles", list(self.styles)])
+        if self.guard_strokes:
+            parts.append(["guard_strokes", True])
         return parts
 
 
@@ -95,14 +100,15 @@ def clear_flat_negatives(arrays: Arrays) -> Arrays:
     return Arrays(x, arrays.labels, arrays.incomplete, blank, arrays.classes)
 
 
-def _prepare_chunk(args: tuple[npt.NDArray[np.uint8], int]) -> tuple[bytes, bytes]:
-    images, size = args
+def _prepare_chunk(args: tuple[npt.NDArray[np.uint8], int, bool]) -> tuple[bytes, bytes]:
+    images, size, guard_strokes = args
     out = np.zeros((len(images), size, size), dtype=np.uint8)
     blank = np.zeros(len(images), dtype=np.uint8)
     for i, img in enumerate(images):
         try:
-            # Without guard_strokes: the data of cache version 4, which trained better.
-            image = prepare(img, size, guard_strokes=False).image
+            # Without guard_strokes (the default): the data of cache version 4, which
+            # trained better.
+            image = prepare(img, size, guard_strokes=guard_strokes).image
             out[i] = np.round(image * 255).astype(np.uint8)
         except NoInk:
             blank[i] = 1
@@ -110,10 +116,11 @@ def _prepare_chunk(args: tuple[npt.NDArray[np.uint8], int]) -> tuple[bytes, byte
 
 
 def prepare_all(
-    images: npt.NDArray[np.uint8], size: int, workers: int = 1
+    images: npt.NDArray[np.uint8], size: int, workers: int = 1, *, guard_strokes: bool = False
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
-    """Run ``preprocess.prepare`` over a stack of gray images, in ``workers`` processes."""
-    chunks = [(images[i : i + 512], size) for i in range(0, len(images), 512)]
+    """Run ``preprocess.prepare`` over a stack of gray images, in ``workers`` processes
+    (``guard_strokes``: see ``Recipe``)."""
+    chunks = [(images[i : i + 512], size, guard_strokes) for i in range(0, len(images), 512)]
     if workers > 1 and len(chunks) > 1:
         import multiprocessing
 
@@ -187,7 +194,8 @@ def build(
         hand_options=recipe.hand if recipe else None,
         styles=recipe.styles if recipe else None,
     )
-    x, blank = prepare_all(ds.images, size, workers)
+    guard = recipe.guard_strokes if recipe is not None else False
+    x, blank = prepare_all(ds.images, size, workers, guard_strokes=guard)
     index = {c: i for i, c in enumerate(classes)}
     labels = np.array([index[label] for label in ds.labels], dtype=np.int32)
     incomplete = np.array([k == "incomplete" for k in ds.kinds], dtype=np.uint8)

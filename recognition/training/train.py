@@ -51,6 +51,7 @@ class TrainConfig:
     incomplete_weight: float = 0.5
     # "class": one incomplete score per class ("X with strokes missing"); "single": one.
     incomplete_head: str = "class"
+    guard_strokes: bool = False  # prepare the training split as real photos are
 
     def recipe(self) -> Recipe:
         from recognition.training.photo import PhotoOptions
@@ -60,6 +61,7 @@ class TrainConfig:
             hand=HandOptions(**dict(self.hand)) if self.hand else None,
             photo=PhotoOptions(**dict(self.photo)) if self.photo else None,
             styles=self.styles,
+            guard_strokes=self.guard_strokes,
         )
 
 
@@ -233,6 +235,11 @@ def parse_args(argv: Sequence[str] | None) -> TrainConfig:
         default=",".join(str(v) for v in SHIPPED_STYLES),
         help="pen,brush,font shares of the training split (default: %(default)s)",
     )
+    x.add_argument(
+        "--guard-strokes",
+        action="store_true",
+        help="prepare the training split with the stroke guard real photos get (trained worse)",
+    )
     x.add_argument("--label-smoothing", type=float, default=0.1)
     x.add_argument("--incomplete-weight", type=float, default=0.5, help="its loss weight")
     x.add_argument(
@@ -273,6 +280,7 @@ def parse_args(argv: Sequence[str] | None) -> TrainConfig:
         label_smoothing=a.label_smoothing,
         incomplete_weight=a.incomplete_weight,
         incomplete_head=a.incomplete_head,
+        guard_strokes=a.guard_strokes,
     )
 
 

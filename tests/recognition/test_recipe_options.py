@@ -93,6 +93,7 @@ def test_the_shipped_recipe_keeps_its_cache_key(tmp_path: Path) -> None:
     assert cached(None) == 1
     assert cached(Recipe(hand=HandOptions())) == 1  # the same file: the same key
     assert cached(Recipe(hand=HandOptions(pen=0.02))) == 2
+    assert cached(Recipe(guard_strokes=True)) == 3  # other data: another file
 
 
 def test_installing_a_font_does_not_reuse_the_cache(
@@ -171,4 +172,10 @@ def test_training_data_is_prepared_without_the_stroke_guard() -> None:
     unguarded = dataset.prepare(img, 48, guard_strokes=False)
     assert unguarded.grid_lines >= 1
     assert np.array_equal(x[0], np.round(unguarded.image * 255).astype(np.uint8))
-    assert dataset.prepare(img, 48).grid_lines == 0
+    guarded = dataset.prepare(img, 48)
+    assert guarded.grid_lines == 0
+    # The recipe experiment `hanzi-bot train --guard-strokes` prepares it as photos are.
+    x, _ = dataset.prepare_all(img[None], 48, guard_strokes=True)
+    assert np.array_equal(x[0], np.round(guarded.image * 255).astype(np.uint8))
+    assert parse_args(["--out", "o", "--guard-strokes"]).recipe().guard_strokes
+    assert not parse_args(["--out", "o"]).recipe().guard_strokes
