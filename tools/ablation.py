@@ -104,7 +104,8 @@ VARIANTS |= {
     # SHIP once ruled lines had to run past the writing (data cache version 5), and with
     # another seed; ship_v4_s2 is ship_v4 with that seed, run from a version-4 snapshot.
     # Both v5 runs read real ink worse than both v4 runs, so the training data went back
-    # to version 4 (preprocess.prepare's guard_strokes): the v5 rows cannot be rerun.
+    # to version 4 (preprocess.prepare's guard_strokes). Rerunning these names now trains
+    # on version-4 data: the v5 data is `--guard-strokes` (ship_guard below).
     "ship_v5": SHIP,
     "ship_v5_s2": [*SHIP, "--seed", "2027"],
     "ship_v4_s2": [*SHIP, "--seed", "2027"],

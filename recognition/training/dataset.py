@@ -24,7 +24,8 @@ from recognition.training.synth import (
 
 # Bump when the generator or preprocessing changes, so stale caches are not reused.
 # 4: minor strokes near the writing kept. (The version-5 data, ruled lines removed only
-# when they run past the writing, trained worse and was withdrawn: prepare's guard_strokes.)
+# when they run past the writing, trained worse: it is now the Recipe.guard_strokes
+# experiment, with its own cache key.)
 CACHE_VERSION = 4
 
 

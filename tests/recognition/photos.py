@@ -37,3 +37,18 @@ def blank_page(size: int = 300) -> bytes:
     out = io.BytesIO()
     Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(out, "PNG")
     return out.getvalue()
+
+
+def scan_with_a_pale_stroke(*, margin: int) -> Image.Image:
+    """A character-like scan: dark strokes and one long pale vertical stroke (a lighter
+    hand on 寸's hook), the writing ``margin`` pixels from the picture's edges."""
+    side = 64 + 2 * margin
+    img = Image.new("L", (side, side), 230)
+    draw = ImageDraw.Draw(img)
+    m = margin
+    draw.line([(m + 1, m + 1), (m + 28, m + 62)], fill=30, width=3)  # 又-like: an X
+    draw.line([(m + 28, m + 1), (m + 1, m + 62)], fill=30, width=3)
+    draw.line([(m + 32, m + 20), (m + 62, m + 20)], fill=30, width=3)  # 寸's bar
+    draw.line([(m + 36, m + 28), (m + 40, m + 34)], fill=30, width=3)  # and its dot
+    draw.line([(m + 50, m + 4), (m + 50, m + 50)], fill=140, width=2)  # the pale hook
+    return img

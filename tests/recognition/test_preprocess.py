@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 import recognition.preprocess as pp
 from recognition.preprocess import NoInk, Prepared, decode, prepare, split_characters
+from tests.recognition.photos import scan_with_a_pale_stroke
 
 PAPER = 230
 INK = 30
@@ -382,21 +383,6 @@ def test_prepare_keeps_a_character_crossing_the_grid() -> None:
 
     assert prepared.grid_lines >= 2
     assert corr(prepared.image, clean.image) > 0.9
-
-
-def scan_with_a_pale_stroke(*, margin: int) -> Image.Image:
-    """A character-like scan: dark strokes and one long pale vertical stroke (a lighter
-    hand on 寸's hook), the writing ``margin`` pixels from the picture's edges."""
-    side = 64 + 2 * margin
-    img = Image.new("L", (side, side), PAPER)
-    draw = ImageDraw.Draw(img)
-    m = margin
-    draw.line([(m + 1, m + 1), (m + 28, m + 62)], fill=INK, width=3)  # 又-like: an X
-    draw.line([(m + 28, m + 1), (m + 1, m + 62)], fill=INK, width=3)
-    draw.line([(m + 32, m + 20), (m + 62, m + 20)], fill=INK, width=3)  # 寸's bar
-    draw.line([(m + 36, m + 28), (m + 40, m + 34)], fill=INK, width=3)  # and its dot
-    draw.line([(m + 50, m + 4), (m + 50, m + 50)], fill=140, width=2)  # the pale hook
-    return img
 
 
 def cross_with_a_pale_stroke() -> Image.Image:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
 from recognition.training import dataset
 from recognition.training.dataset import Arrays, Recipe, build, clear_flat_negatives
@@ -21,6 +20,7 @@ from recognition.training.synth import (
     split_fonts,
 )
 from recognition.training.train import SHIPPED_STYLES, TrainConfig, parse_args, parse_options
+from tests.recognition.photos import scan_with_a_pale_stroke
 
 
 @pytest.fixture(scope="module")
@@ -159,13 +159,7 @@ def test_training_data_is_prepared_without_the_stroke_guard() -> None:
     """The training split keeps the ruled-line removal of data cache version 4 (trained
     better; model card): a long pale stroke of a picture cropped to its character goes
     there, while the photos the bot reads keep it."""
-    scan = Image.new("L", (64, 64), 230)  # the writing reaches the edges: a cropped scan
-    draw = ImageDraw.Draw(scan)
-    draw.line([(1, 1), (28, 62)], fill=30, width=3)
-    draw.line([(28, 1), (1, 62)], fill=30, width=3)
-    draw.line([(32, 20), (62, 20)], fill=30, width=3)
-    draw.line([(50, 4), (50, 50)], fill=140, width=2)  # long, pale, within the writing
-    img = np.asarray(scan)
+    img = np.asarray(scan_with_a_pale_stroke(margin=0))  # cropped to the writing
     x, blank = dataset.prepare_all(img[None], 48)
 
     assert not blank[0]
