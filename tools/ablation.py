@@ -122,6 +122,10 @@ VARIANTS |= {
     "ship_nogrid": [*SHIP, "--photo", "grid=0"],
     "ship_guard_nogrid": [*SHIP, "--photo", "grid=0", "--guard-strokes"],
     "ship_guard": [*SHIP, "--guard-strokes"],  # should repeat ship_v5
+    # nogrid again with seed 2027 (against ship_v4_s2), and a third as many grid photos
+    # (0.15 instead of 0.45): do fewer grids keep the real-ink gain and the grid photos?
+    "ship_nogrid_s2": [*SHIP, "--photo", "grid=0", "--seed", "2027"],
+    "ship_grid15": [*SHIP, "--photo", "grid=0.15"],
 }
 
 
