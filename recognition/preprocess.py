@@ -321,11 +321,11 @@ def _remove_lines(ink: Ink, level: float, *, guard_strokes: bool = True) -> tupl
             if not reach:
                 continue
             band = view[a:b]
-            printed = grid and span >= 0.8
+            printed = grid and span >= EDGE_TO_EDGE
             marked = band[band > 0.15 * level]
             # A lone faint line must also run (nearly) edge to edge: a pale stroke of a
             # character drawn with a light hand does not.
-            if not printed and marked.size and reach >= 0.8:
+            if not printed and marked.size and reach >= EDGE_TO_EDGE:
                 # Fainter than the writing: its median below 0.75 x the 90th percentile
                 # of the ink. Counting usually tells which side it is on.
                 tone = _median(marked)
@@ -345,6 +345,9 @@ def _remove_lines(ink: Ink, level: float, *, guard_strokes: bool = True) -> tupl
 
 WRITING = 0.4  # of the ink level: surely writing, not paper texture or a pale rule
 PAST = 0.03  # a rule runs past the writing by this share of its length at both ends
+# "(Nearly) edge to edge": a grid line covering this share of the picture's side is
+# printed; a lone faint line must reach across as much.
+EDGE_TO_EDGE = 0.8
 
 
 def _past_writing(
