@@ -126,6 +126,10 @@ VARIANTS |= {
     # (0.15 instead of 0.45): do fewer grids keep the real-ink gain and the grid photos?
     "ship_nogrid_s2": [*SHIP, "--photo", "grid=0", "--seed", "2027"],
     "ship_grid15": [*SHIP, "--photo", "grid=0.15"],
+    # Half the training photos also resampled through a coarse square (small writing, coarse
+    # scans: Chinese MNIST's failing 四 are tiny and blurred), on two seeds.
+    "ship_lowres": [*SHIP, "--photo", "lowres=0.5"],
+    "ship_lowres_s2": [*SHIP, "--photo", "lowres=0.5", "--seed", "2027"],
 }
 
 
