@@ -88,8 +88,9 @@ def main() -> int:
         type=float,
         default=0.95,
         help="share of non-HSK 1 writing that naming without a target must turn away (the "
-        "issue's target; only `classify` and `evaluate` name without a target, the bot always "
-        "verifies one, so this threshold costs no right answer)",
+        "issue's target). Only `classify` and `evaluate` name without a target (the bot "
+        "always verifies one) and `known` plays no part in verifying, but fusion settings "
+        "that cannot reach this share are ruled out, which can cost right answers",
     )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
