@@ -48,6 +48,9 @@ THIN = "pen=0.026,pen_spread=0.45,pen_min=0.01"
 # The recipe of the model of 2026-11, which the first variants changed one knob of (the
 # defaults of `hanzi-bot train` became the next model's recipe, SHIP, on 2026-12-01).
 RECIPE_2026_11 = ["--styles", "0.7,0.12,0.18", "--incomplete-head", "single"]
+# SHIP leaves the photo options to `hanzi-bot train`'s defaults: since 2026-12-01 (third
+# session) they include lowres=0.5, so a run of a ship* name from then on trains with it;
+# the rows in the model card before ship_lowres were trained without.
 SHIP = ["--styles", "0.55,0.09,0.36", "--incomplete-head", "class"]
 
 _ON_2026_11: dict[str, list[str]] = {

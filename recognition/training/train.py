@@ -20,6 +20,10 @@ from recognition.training.dataset import Arrays, Recipe, build
 # (twice the generator's font share: handwriting fonts read real ink better, see the model
 # card). The validation and test splits keep the generator's own mix.
 SHIPPED_STYLES = (0.55, 0.09, 0.36)
+# ... and its photo options beyond the generator's: half the training photos resampled
+# through a coarse square (small writing, coarse scans; two seeds of short runs and a full
+# run, model card). `--photo` options are applied on top of these.
+SHIPPED_PHOTO: tuple[tuple[str, Any], ...] = (("lowres", 0.5),)
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class TrainConfig:
     # figures of two recipes are measured on the same images (rendered with the
     # generator's own defaults, synth.STYLES among them).
     hand: tuple[tuple[str, Any], ...] = ()  # synth.HandOptions fields
-    photo: tuple[tuple[str, Any], ...] = ()  # photo.PhotoOptions fields
+    photo: tuple[tuple[str, Any], ...] = SHIPPED_PHOTO  # photo.PhotoOptions fields
     styles: tuple[float, float, float] | None = SHIPPED_STYLES  # pen, brush, font shares
     label_smoothing: float = 0.1
     incomplete_weight: float = 0.5
@@ -229,7 +233,12 @@ def parse_args(argv: Sequence[str] | None) -> TrainConfig:
     p.add_argument("--no-progress", action="store_true")
     x = p.add_argument_group("recipe experiments (the training split only; defaults: shipped)")
     x.add_argument("--hand", default="", help="writer ranges, e.g. pen=0.03,elastic=2")
-    x.add_argument("--photo", default="", help="photo options, e.g. small=0.3,small_zoom=0.4:0.7")
+    shipped_photo = ",".join(f"{k}={v}" for k, v in SHIPPED_PHOTO)
+    x.add_argument(
+        "--photo",
+        default="",
+        help=f"photo options on top of the shipped ones ({shipped_photo}), e.g. grid=0,lowres=0",
+    )
     x.add_argument(
         "--styles",
         default=",".join(str(v) for v in SHIPPED_STYLES),
@@ -275,7 +284,7 @@ def parse_args(argv: Sequence[str] | None) -> TrainConfig:
         real=tuple(a.real),
         progress=not a.no_progress,
         hand=parse_options(a.hand, HandOptions),
-        photo=parse_options(a.photo, PhotoOptions),
+        photo=tuple((dict(SHIPPED_PHOTO) | dict(parse_options(a.photo, PhotoOptions))).items()),
         styles=styles,
         label_smoothing=a.label_smoothing,
         incomplete_weight=a.incomplete_weight,

@@ -3,6 +3,7 @@ default, so the shipped recipe's data and caches stay exactly as they were."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,13 @@ from recognition.training.synth import (
     find_cjk_fonts,
     split_fonts,
 )
-from recognition.training.train import SHIPPED_STYLES, TrainConfig, parse_args, parse_options
+from recognition.training.train import (
+    SHIPPED_PHOTO,
+    SHIPPED_STYLES,
+    TrainConfig,
+    parse_args,
+    parse_options,
+)
 from tests.recognition.photos import scan_with_a_pale_stroke
 
 
@@ -144,12 +151,18 @@ def test_train_options_parse_to_typed_fields_and_default_to_the_shipped_recipe()
     cfg = parse_args([])
     default = TrainConfig(out=cfg.out, work=cfg.work, workers=cfg.workers)
     assert cfg == default  # the command line's defaults are the config's: the shipped recipe
-    assert (cfg.hand, cfg.photo, cfg.styles) == ((), (), SHIPPED_STYLES)
+    assert (cfg.hand, cfg.photo, cfg.styles) == ((), SHIPPED_PHOTO, SHIPPED_STYLES)
     assert (cfg.label_smoothing, cfg.incomplete_weight, cfg.incomplete_head) == (0.1, 0.5, "class")
-    # The shipped mix names itself in the cache key; the generator's own (the validation
-    # and test splits') does not, so those caches are shared by every recipe.
-    assert cfg.recipe().key() == [["styles", list(SHIPPED_STYLES)]]
-    assert SHIPPED_STYLES != STYLES and parse_args(["--styles", ""]).recipe().key() == []
+    # The shipped mix and photos name themselves in the cache key; the generator's own (the
+    # validation and test splits') do not, so those caches are shared by every recipe.
+    assert cfg.recipe().photo == PhotoOptions(lowres=0.5)
+    shipped_photo = ["photo", asdict(PhotoOptions(lowres=0.5))]
+    assert cfg.recipe().key() == [shipped_photo, ["styles", list(SHIPPED_STYLES)]]
+    assert SHIPPED_STYLES != STYLES
+    assert parse_args(["--styles", "", "--photo", "lowres=0"]).recipe().key() == []
+    # --photo options go on top of the shipped ones: the rest of them stay.
+    nogrid = parse_args(["--photo", "grid=0"]).recipe().photo
+    assert nogrid == PhotoOptions(grid=0.0, lowres=0.5)
     cfg = parse_args(["--hand", "elastic=2", "--styles", "0.5,0.2,0.3", "--label-smoothing", "0"])
     assert cfg.recipe().hand == HandOptions(elastic=2.0)
     assert cfg.styles == (0.5, 0.2, 0.3) and cfg.label_smoothing == 0.0
