@@ -141,8 +141,13 @@ class DailyPoster:
         self._scheduler = scheduler
 
     async def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
-        async with self._round:  # let a round in progress finish its post
-            pass
+        """Start no more rounds, let one in progress finish its post, then stop.
+
+        Shutting APScheduler's asyncio executor down cancels the jobs it is running, so
+        it is paused first and shut down only once the round is over."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.pause()
+        async with self._round:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)

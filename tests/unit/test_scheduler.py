@@ -188,3 +188,38 @@ async def test_the_apscheduler_job_posts_on_start(
     finally:
         await daily.stop()
     assert len(outbox.posts) == 1
+
+
+class SlowOutbox(Outbox):
+    """Holds each post until told to go on: a send in flight when the bot stops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def send(self, chat: ChatRecord, reply: Reply) -> str:
+        self.sending.set()
+        await self.go_on.wait()
+        return await super().send(chat, reply)
+
+
+async def test_stopping_lets_the_round_in_progress_finish_its_post(
+    make_core, clock: Clock, storage: SqliteStorage, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    await add_chat(storage, "g1")
+    outbox = SlowOutbox()
+    clock.now = datetime.now(UTC).replace(hour=23, minute=59)
+    daily = DailyPoster(make_core(), {"fake": outbox}, interval=timedelta(seconds=3600))
+    daily.start()
+    await asyncio.wait_for(outbox.sending.wait(), 5)
+    stopping = asyncio.create_task(daily.stop())
+    await asyncio.sleep(0.05)
+    outbox.go_on.set()
+    await asyncio.wait_for(stopping, 5)
+
+    # Posted and recorded, not cancelled half-way (and no error logged for it).
+    assert len(outbox.posts) == 1
+    challenge = await storage.challenges.get_for_date(1, clock.now.date())
+    assert challenge is not None and challenge.prompt_message_id == "m1"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
