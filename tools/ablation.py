@@ -133,6 +133,10 @@ VARIANTS |= {
     # scans: Chinese MNIST's failing 四 are tiny and blurred), on two seeds.
     "ship_lowres": [*SHIP, "--photo", "lowres=0.5"],
     "ship_lowres_s2": [*SHIP, "--photo", "lowres=0.5", "--seed", "2027"],
+    # Turned strokes on top of coarse photos (full8's recipe), against ship_lowres(_s2): 四,
+    # the character full8 lost on, was turn's one consistent gain on version-4 data.
+    "ship_lowres_turn": [*SHIP, "--photo", "lowres=0.5", "--hand", "turn=15"],
+    "ship_lowres_turn_s2": [*SHIP, "--photo", "lowres=0.5", "--hand", "turn=15", "--seed", "2027"],
 }
 
 
