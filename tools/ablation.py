@@ -4,6 +4,8 @@ Usage:
     python tools/ablation.py run baseline thin ...   # train + evaluate (skips finished runs)
     python tools/ablation.py eval shipped            # models/char, evaluation only
     python tools/ablation.py incomplete baseline ... # (re)score the incomplete head only
+    python tools/ablation.py reread ship_lowres ...  # a finished run at today's thresholds,
+                                                     # as <name>_<suffix> (--suffix, default t8)
     python tools/ablation.py table                   # the results as a Markdown table
 
 Each run trains with ``hanzi-bot train`` at the SHORT configuration plus its variant's
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -261,6 +264,28 @@ def add_incomplete(name: str) -> None:
     path.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n")
 
 
+def reread(name: str, suffix: str) -> None:
+    """Read a finished run again at the shipped model's thresholds of now, as a new run
+    ``<name>_<suffix>`` (its own copy of the model; the training figures are kept), so
+    that runs made before the shipped thresholds changed compare with runs made after."""
+    src, dst = _run_dir(name), _run_dir(f"{name}_{suffix}")
+    if (dst / "result.json").exists():
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    char_dir = dst / "char"
+    if not char_dir.exists():
+        shutil.copytree(src / "char", char_dir)
+    use_shipped_thresholds(char_dir)
+    res = json.loads((src / "result.json").read_text())
+    res["variant"] = dst.name
+    start = time.monotonic()
+    res["real"] = evaluate(char_dir, dst)
+    res["eval_minutes"] = round((time.monotonic() - start) / 60, 1)
+    res["incomplete_head"] = incomplete_rates(char_dir, _input_size(char_dir))
+    (dst / "result.json").write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(summary(dst.name, res), ensure_ascii=False), file=sys.stderr, flush=True)
+
+
 def run(name: str, extra: list[str] | None) -> dict[str, Any]:
     d = _run_dir(name)
     d.mkdir(parents=True, exist_ok=True)
@@ -319,8 +344,9 @@ def table() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("command", choices=["run", "eval", "table", "incomplete"])
+    ap.add_argument("command", choices=["run", "eval", "table", "incomplete", "reread"])
     ap.add_argument("names", nargs="*")
+    ap.add_argument("--suffix", default="t8", help="reread: the new run's name suffix")
     a = ap.parse_args(argv)
     if a.command == "table":
         print(table())
@@ -328,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in a.names:
         if a.command == "incomplete":
             add_incomplete(name)
+        elif a.command == "reread":
+            reread(name, a.suffix)
         elif a.command == "eval":
             run(name, None)
         elif name not in VARIANTS:
