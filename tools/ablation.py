@@ -278,12 +278,18 @@ def reread(name: str, suffix: str) -> None:
     use_shipped_thresholds(char_dir)
     res = json.loads((src / "result.json").read_text())
     res["variant"] = dst.name
+    _score(res, char_dir, dst)
+
+
+def _score(res: dict[str, Any], char_dir: Path, d: Path) -> None:
+    """Read the model in ``char_dir`` on the real folders and score its incomplete head
+    into ``res``, then save it as ``d/result.json`` and print its summary."""
     start = time.monotonic()
-    res["real"] = evaluate(char_dir, dst)
+    res["real"] = evaluate(char_dir, d)
     res["eval_minutes"] = round((time.monotonic() - start) / 60, 1)
     res["incomplete_head"] = incomplete_rates(char_dir, _input_size(char_dir))
-    (dst / "result.json").write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(summary(dst.name, res), ensure_ascii=False), file=sys.stderr, flush=True)
+    (d / "result.json").write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(summary(res["variant"], res), ensure_ascii=False), file=sys.stderr, flush=True)
 
 
 def run(name: str, extra: list[str] | None) -> dict[str, Any]:
@@ -303,12 +309,7 @@ def run(name: str, extra: list[str] | None) -> dict[str, Any]:
         report = json.loads((char_dir / "report.json").read_text())
     res["synthetic"] = {k: v for k, v in report["synthetic_test"].items() if k != "confusions"}
     res["synthetic_thresholds"] = report["thresholds"]
-    start = time.monotonic()
-    res["real"] = evaluate(char_dir, d)
-    res["eval_minutes"] = round((time.monotonic() - start) / 60, 1)
-    res["incomplete_head"] = incomplete_rates(char_dir, _input_size(char_dir))
-    result_path.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(summary(name, res), ensure_ascii=False), file=sys.stderr, flush=True)
+    _score(res, char_dir, d)
     return res
 
 
