@@ -140,6 +140,11 @@ VARIANTS |= {
     # the character full8 lost on, was turn's one consistent gain on version-4 data.
     "ship_lowres_turn": [*SHIP, "--photo", "lowres=0.5", "--hand", "turn=15"],
     "ship_lowres_turn_s2": [*SHIP, "--photo", "lowres=0.5", "--hand", "turn=15", "--seed", "2027"],
+    # Feet of down-then-right strokes cut short in half of them (full8's recipe, against
+    # ship_lowres_t8 / ship_lowres_s2_t8): real 四 written with two short inner bars is read
+    # as 回, a quarter of the fused errors on the held-out real half.
+    "ship_lowres_bend": [*SHIP, "--photo", "lowres=0.5", "--hand", "bend=0.5"],
+    "ship_lowres_bend_s2": [*SHIP, "--photo", "lowres=0.5", "--hand", "bend=0.5", "--seed", "2027"],
 }
 
 

@@ -230,7 +230,10 @@ class HandOptions:
     follow the pen, with loops where it turns back), as real everyday handwriting
     (CASIA-HWDB) is written; measured no help on real ink, so off by default. ``turn``:
     the spread (degrees) of an extra turn of single strokes about their middle, given to
-    a third of them (a 横 written rising steeply, as many write 七's); 0: none.
+    a third of them (a 横 written rising steeply, as many write 七's); 0: none. ``bend``:
+    the chance that a stroke which runs down and then turns right (竖弯, 竖弯钩, as in 四,
+    七, 儿) is written with its foot cut short, as fast writers do (四's inner strokes as
+    two short bars); 0: never.
     """
 
     pen: float = 0.04
@@ -241,6 +244,7 @@ class HandOptions:
     sloppy: float = 1.0
     cursive: float = 0.0
     turn: float = 0.0
+    bend: float = 0.0
 
 
 TURNED_STROKES = 0.35  # with HandOptions.turn: the share of strokes turned
@@ -337,6 +341,54 @@ def _field(points: Points, hand: _Hand) -> Points:
 
 
 SPACING = 0.03  # between resampled points, in box units: fine enough for the pen's width
+
+
+# With HandOptions.bend: how much of a shortened foot is kept (uniform share of its length).
+# Never none of it: 七 without the foot of its second stroke is 十.
+BEND_KEEP = (0.15, 0.6)
+
+
+def _foot(median: Points) -> int | None:
+    """Where a stroke that runs down and then right (竖弯, 竖弯钩) turns: the index of its
+    corner point (the lowest-leftmost), or None for any other stroke. y runs down."""
+    if len(median) < 3:
+        return None
+    k = int(np.argmax(median[:, 1] - median[:, 0]))
+    down, foot = median[k] - median[0], median[-1] - median[k]
+    if not 0 < k < len(median) - 1:
+        return None
+    upright = down[1] > 0.15 and abs(down[0]) < 0.5 * down[1]
+    flat = foot[0] > 0.08 and abs(foot[1]) < 0.6 * foot[0]
+    if not (upright and flat):
+        return None
+    # A bend turns over several points; a fold (竖折 of 出 and 医, 撇折 of 车, 竖提 of 饣)
+    # turns at one, and cutting its foot short opens a box or loses a stroke's meaning.
+    seg = np.diff(median, axis=0)
+    near = range(max(1, k - 2), min(len(seg), k + 3))
+    return k if max(_turn(seg[j - 1], seg[j]) for j in near) < 60 else None
+
+
+def _shorten_feet(
+    medians: Sequence[Points], share: float, rng: np.random.Generator
+) -> tuple[Points, ...]:
+    """``medians`` with the foot of some down-then-right strokes cut short (HandOptions.bend).
+    Draws the same numbers whatever the strokes, so a character and its incomplete twin
+    (the same generator state) stay alike."""
+    draws = rng.random((len(medians), 2))
+    out = []
+    for m, (chance, keep) in zip(medians, draws, strict=True):
+        k = _foot(m) if chance < share else None
+        if k is None:
+            out.append(m)
+            continue
+        tail = np.diff(m[k:], axis=0)
+        cum = np.concatenate([[0.0], np.cumsum(np.hypot(tail[:, 0], tail[:, 1]))])
+        stop = (BEND_KEEP[0] + (BEND_KEEP[1] - BEND_KEEP[0]) * keep) * cum[-1]
+        j = int(np.searchsorted(cum, stop))  # the first point past the cut, j >= 1
+        f = (stop - cum[j - 1]) / max(cum[j] - cum[j - 1], 1e-12)
+        end = m[k + j - 1] + f * (m[k + j] - m[k + j - 1])
+        out.append(np.vstack([m[: k + j], end[None]]))
+    return tuple(out)
 
 
 def _pen_strokes(
@@ -697,6 +749,9 @@ class Generator:
         hand = _draw_hand(rng, neat=neat, options=self.hand_options)
         if plain is not None and not hand.flicks:
             medians = plain
+        if self.hand_options.bend > 0:
+            # Drawn only when asked for, so the regular recipe's samples stay the same.
+            medians = _shorten_feet(medians, self.hand_options.bend, rng)
         strokes = _pen_strokes(medians, hand, rng)
         links = [
             (rng.random() < hand.connect, float(rng.normal(0, 0.2)), float(rng.uniform(0.25, 0.55)))

@@ -28,9 +28,11 @@ from recognition.training.synth import (
     HandOptions,
     _draw_hand,
     _flowing_link,
+    _foot,
     _pen_strokes,
     _round_off,
     _running_paths,
+    _shorten_feet,
     find_cjk_fonts,
     generate,
     split_fonts,
@@ -242,6 +244,33 @@ def test_turn_gives_some_strokes_a_steeper_angle() -> None:
     steep = np.mean(turned > 15)
     assert 0.1 < steep < 0.35, steep  # a share of the turned third, never most strokes
     assert np.median(turned) < 8
+
+
+def test_bend_cuts_short_only_the_feet_of_down_then_right_strokes(hsk1: StrokeData) -> None:
+    """``HandOptions.bend`` shortens the foot of 竖弯 / 竖弯钩 (四's fourth stroke, 七's
+    second, 儿's second) and leaves folds (中's 横折, 出's 竖折, 医's bottom) alone."""
+    feet = {
+        ch: [i for i, m in enumerate(hsk1[ch].medians) if _foot(m) is not None]
+        for ch in "四七儿中出医日十"
+    }
+    assert feet == {
+        "四": [3],
+        "七": [1],
+        "儿": [1],
+        "中": [],
+        "出": [],
+        "医": [],
+        "日": [],
+        "十": [],
+    }
+    seven = hsk1["七"].medians
+    cut = _shorten_feet(seven, 1.0, np.random.default_rng(0))
+    assert np.array_equal(cut[0], seven[0])
+    foot_of = lambda m: float(m[:, 0].max() - m[int(np.argmax(m[:, 1] - m[:, 0])), 0])  # noqa: E731
+    assert 0.1 * foot_of(seven[1]) < foot_of(cut[1]) < 0.7 * foot_of(seven[1])
+    assert np.array_equal(cut[1][:5], seven[1][:5])  # the upright part is untouched
+    kept = _shorten_feet(seven, 0.0, np.random.default_rng(0))
+    assert all(np.array_equal(a, b) for a, b in zip(kept, seven, strict=True))
 
 
 def test_running_hand_samples_are_characters_and_can_be_incomplete(hsk1: StrokeData) -> None:
