@@ -101,10 +101,16 @@ def fuse(ours: Vector, theirs: Vector, known_scale: float) -> Vector:
 Pieces = tuple[list[Ink], list[Gray], Decision | None]
 
 
-def prepare_job(job: Job, size: int, th: Thresholds, charset: str) -> Pieces:
-    """The character images of one job, what the second opinion should look at for
-    each, or the decision that ends the job early. A plain function of plain values, so
-    worker processes can run it."""
+# The margin around the ink's box that the model was trained with.
+MARGIN = 0.08
+
+
+def prepare_job(
+    job: Job, size: int, th: Thresholds, charset: str, extra: tuple[float, ...] = ()
+) -> Pieces:
+    """The character images of one job (with ``extra`` margins: each a stack of views),
+    what the second opinion should look at for each, or the decision that ends the job
+    early. A plain function of plain values, so worker processes can run it."""
     target = job.target
     if target and any(c not in charset for c in target):
         invalid = Decision(Outcome.INVALID_TARGET, reason="target not in the character set")
@@ -112,9 +118,9 @@ def prepare_job(job: Job, size: int, th: Thresholds, charset: str) -> Pieces:
     try:
         gray = decode(job.image)
         if len(target) > 1:
-            pieces = split_characters(gray, len(target), size)
-            return pieces, [_as_paper(p) for p in pieces], None
-        prepared: Prepared = prepare(gray, size)
+            pieces = split_characters(gray, len(target), size, margins=(MARGIN, *extra))
+            return pieces, [_as_paper(p if p.ndim == 2 else p[0]) for p in pieces], None
+        prepared: Prepared = prepare(gray, size, margin=MARGIN, margins=extra)
     except NoInk:
         return [], [], Decision(Outcome.UNCLEAR, reason="no ink")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Warning):
@@ -131,10 +137,11 @@ def prepare_job(job: Job, size: int, th: Thresholds, charset: str) -> Pieces:
     # The recognizer reads a whole single character best from the photo itself (its
     # own crop keeps faint strokes that our cleaning drops), dark ink on light.
     paper = (255 - gray).astype(np.uint8) if prepared.inverted else gray
-    return [prepared.image], [paper], None
+    image = prepared.image if prepared.views is None else prepared.views
+    return [image], [paper], None
 
 
-def _prepare_packed(args: tuple[Job, int, Thresholds, str]) -> Pieces:
+def _prepare_packed(args: tuple[Job, int, Thresholds, str, tuple[float, ...]]) -> Pieces:
     return prepare_job(*args)
 
 
@@ -163,6 +170,9 @@ class CharModel:
         self.charset = (self.dir / meta["charset"]).read_text("utf-8").strip()
         self.templates = np.load(self.dir / meta["templates"]).astype(np.float32)
         self.thresholds = Thresholds(**meta["thresholds"])
+        # Margins the character is also cropped at; the scores are the mean over all
+        # framings. The thresholds were calibrated with these views, so they go together.
+        self.extra_margins = tuple(float(m) for m in meta.get("extra_margins", ()))
         self.engine = CompiledModel(self.dir / meta["ir"], threads=threads)
         # The classes are the charset plus "unknown": a mismatch means the wrong files.
         self.engine.check_charset(len(self.charset), reserved=1, output="probs")
@@ -178,19 +188,26 @@ class CharModel:
         self.second = second_opinion if self.fusion is not None else None
 
     def scores(self, images: Sequence[npt.NDArray[np.float32]]) -> list[Scores]:
-        """Model outputs for prepared character images (size x size, ink in [0, 1])."""
+        """Model outputs for prepared character images (size x size, ink in [0, 1]), or for
+        stacks of views of one character each (views x size x size: their mean)."""
         if not images:
             return []
-        batch = np.stack(images).astype(np.float32)[..., None]
+        stacks = [img.reshape(-1, self.size, self.size) for img in images]
+        ends = np.cumsum([len(v) for v in stacks])
+        batch = np.concatenate(stacks).astype(np.float32)[..., None]
         out = self.engine.infer(batch)
-        probs, emb, inc = out["probs"], out["embedding"], out["incomplete"]
-        return [
-            Scores.of(probs[i].astype(np.float32), emb[i].astype(np.float32), inc[i])
-            for i in range(len(images))
-        ]
+        probs, emb, inc = (
+            np.asarray(out[k], np.float32) for k in ("probs", "embedding", "incomplete")
+        )
+        result = []
+        for start, end in zip(np.r_[0, ends[:-1]], ends, strict=True):
+            e = emb[start:end].mean(axis=0)
+            e /= max(float(np.linalg.norm(e)), 1e-9)
+            result.append(Scores.of(probs[start:end].mean(axis=0), e, inc[start:end].mean(axis=0)))
+        return result
 
     def _pieces(self, job: Job) -> Pieces:
-        return prepare_job(job, self.size, self.thresholds, self.charset)
+        return prepare_job(job, self.size, self.thresholds, self.charset, self.extra_margins)
 
     def _prepare_all(self, jobs: Sequence[Job]) -> list[Pieces]:
         if self.processes < 1 or len(jobs) < 2:
@@ -199,7 +216,7 @@ class CharModel:
             # spawn: no copy of this process's OpenVINO threads and locks in the workers.
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
-        args = [(job, self.size, self.thresholds, self.charset) for job in jobs]
+        args = [(job, self.size, self.thresholds, self.charset, self.extra_margins) for job in jobs]
         chunk = max(1, len(jobs) // (2 * self.processes))
         try:
             return list(self._pool.map(_prepare_packed, args, chunksize=chunk))

@@ -6,6 +6,7 @@ import io
 import itertools
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,9 @@ class Prepared:
     grid_lines: int
     aspect: float  # width / height of the ink's box, for telling words from characters
     pieces: int = 1  # parts separated by empty columns: several characters written in a row
+    # The character at each margin asked for, stacked (the model reads them all and
+    # averages); its first is ``image``.
+    views: Ink | None = None
 
 
 def decode(data: bytes, *, max_side: int = 1024) -> Gray:
@@ -594,10 +598,26 @@ def crop_square(ink: Ink, box: tuple[int, int, int, int], size: int, margin: flo
     return (arr / peak).astype(np.float32) if peak > 0 else arr
 
 
+def crop_views(
+    ink: Ink, box: tuple[int, int, int, int], size: int, margins: Sequence[float]
+) -> Ink:
+    """``crop_square`` at each margin, stacked: (len(margins), size, size)."""
+    return np.stack([crop_square(ink, box, size, m) for m in margins])
+
+
 def prepare(
-    gray: Gray, size: int = 48, *, margin: float = 0.08, guard_strokes: bool = True
+    gray: Gray,
+    size: int = 48,
+    *,
+    margin: float = 0.08,
+    guard_strokes: bool = True,
+    margins: Sequence[float] = (),
 ) -> Prepared:
     """One character photo as the model's input; raises NoInk for a blank photo.
+
+    ``margins``: also crop the character at these margins (``Prepared.views``, the first
+    being ``margin``'s): a model that reads several framings and averages is less thrown
+    by where the ink's box happens to end.
 
     ``guard_strokes``: keep a long stroke that does not run past the rest of the writing
     even where it looks like a ruled line (a scan cropped to its character). The training
@@ -606,8 +626,13 @@ def prepare(
     ink, inverted, lines, contrast = normalised_ink(gray, guard_strokes=guard_strokes)
     box = _mass_box(ink)
     x0, y0, x1, y1 = box
+    image = crop_square(ink, box, size, margin)
+    views = None
+    if margins:
+        views = np.concatenate([image[None], crop_views(ink, box, size, margins)])
     return Prepared(
-        image=crop_square(ink, box, size, margin),
+        image=image,
+        views=views,
         ink_side=max(x1 - x0, y1 - y0),
         contrast=contrast,
         inverted=inverted,
@@ -636,15 +661,25 @@ def _column_pieces(ink: Ink) -> int:
     return pieces
 
 
-def split_characters(gray: Gray, count: int, size: int = 48, *, margin: float = 0.08) -> list[Ink]:
+def split_characters(
+    gray: Gray, count: int, size: int = 48, *, margins: Sequence[float] = (0.08,)
+) -> list[Ink]:
     """A word written left to right, cut into ``count`` characters at the emptiest columns.
 
     Each cut is searched near where an even split would put it, so touching characters
-    still come apart; each piece is then cropped and centred like a single character.
+    still come apart; each piece is then cropped and centred like a single character, at
+    each of ``margins`` (one margin: size x size per piece, else stacked views).
     """
+
+    def crop(part: Ink) -> Ink:
+        box = _mass_box(part)
+        if len(margins) == 1:
+            return crop_square(part, box, size, margins[0])
+        return crop_views(part, box, size, margins)
+
     ink, _, _, _ = normalised_ink(gray)
     if count <= 1:
-        return [crop_square(ink, _mass_box(ink), size, margin)]
+        return [crop(ink)]
     x0, _y0, x1, _y1 = _mass_box(ink)
     cols = ink[:, x0:x1].sum(0)
     width = x1 - x0
@@ -663,7 +698,7 @@ def split_characters(gray: Gray, count: int, size: int = 48, *, margin: float = 
         part[:, a:b] = ink[:, a:b]
         if float(part.sum()) < 2.0:
             raise NoInk("a character of the word is missing")
-        pieces.append(crop_square(part, _mass_box(part), size, margin))
+        pieces.append(crop(part))
     return pieces
 
 

@@ -92,20 +92,29 @@ def main() -> int:
         "always verifies one) and `known` plays no part in verifying, but fusion settings "
         "that cannot reach this share are ruled out, which can cost right answers",
     )
+    ap.add_argument(
+        "--views",
+        default=None,
+        help="margins to also crop each character at, comma-separated (the model reads "
+        "every framing and averages; '' for one view); default: the model's own "
+        "(`extra_margins` in model.json). Written with --write",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     roots = args.real or [SHARED / "chinese-mnist", SHARED / "casia-train"]
     model = CharModel(args.model)
+    if args.views is not None:
+        model.extra_margins = tuple(float(v) for v in args.views.split(",") if v.strip())
     second = PPOCRRecognizer(args.model.parent / "ppocr")
     n = len(model.charset)
     inks, papers, labels, folders = [], [], [], []
     for path, label in image_folders(*roots)[:: args.every]:
         gray = decode(path.read_bytes())
         try:
-            prep = prepare(gray, model.size)
+            prep = prepare(gray, model.size, margins=model.extra_margins)
         except NoInk:
             continue
-        inks.append(prep.image)
+        inks.append(prep.image if prep.views is None else prep.views)
         papers.append((255 - gray).astype(np.uint8) if prep.inverted else gray)
         labels.append(model.charset.find(label) if label in model.charset else n)
         folders.append(next(i for i, r in enumerate(roots) if r in path.parents))
@@ -164,6 +173,7 @@ def main() -> int:
             break
     f = fused_all(p, q, fusion)
     report = {
+        "extra_margins": list(model.extra_margins),
         "fusion": {"cascade": fusion.cascade, "known_scale": fusion.known_scale},
         "accept": accept,
         "known": known,
@@ -183,6 +193,7 @@ def main() -> int:
         meta_path = args.model / "model.json"
         meta = json.loads(meta_path.read_text("utf-8"))
         meta["fusion"] = report["fusion"]
+        meta["extra_margins"] = list(model.extra_margins)
         # The embedding check adds nothing on real ink once both opinions are fused (a
         # negative cosine rejected right answers), so it is switched off (-1).
         meta["thresholds"] |= {

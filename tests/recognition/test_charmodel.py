@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import shutil
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from recognition.api import Verdict
-from recognition.charmodel import DEFAULT_DIR, CharModel, Job, load_char_model
+from recognition.charmodel import DEFAULT_DIR, CharModel, Job, load_char_model, prepare_job
 from recognition.grading import CharacterGrader
+from recognition.preprocess import decode, prepare
 from recognition.runtime import ModelLoadError
 from recognition.service import ServiceBusy
 from recognition.verifier import Outcome
@@ -181,3 +184,42 @@ def test_a_killed_worker_process_does_not_fail_the_photos(model: CharModel) -> N
         assert [d.outcome for d in pooled.judge(jobs)] == [Outcome.CORRECT] * len(jobs)
     finally:
         pooled.close()
+
+
+def test_several_framings_of_a_character_are_scored_as_their_mean(model: CharModel) -> None:
+    prepared = prepare(decode(photo("学")), model.size, margins=(0.0, 0.16))
+    views = prepared.views
+    assert views is not None and views.shape == (3, model.size, model.size)
+    assert np.array_equal(views[0], prepared.image)
+    assert views[1].sum() > views[0].sum() > views[2].sum()  # tight frame: more ink
+    [mean] = model.scores([views])
+    singles = model.scores(list(views))
+    assert np.allclose(mean.probs, np.mean([s.probs for s in singles], axis=0), atol=1e-6)
+    by_class = [s.incomplete_by_class for s in singles]
+    assert mean.incomplete_by_class is not None and all(v is not None for v in by_class)
+    assert np.allclose(mean.incomplete_by_class, np.mean(by_class, axis=0), atol=1e-6)
+    assert abs(float(np.linalg.norm(mean.embedding)) - 1) < 1e-5
+
+
+def test_a_model_that_asks_for_more_framings_reads_every_one(tmp_path: Path) -> None:
+    copy = tmp_path / "char"
+    shutil.copytree(DEFAULT_DIR, copy)
+    meta = json.loads((copy / "model.json").read_text("utf-8"))
+    (copy / "model.json").write_text(json.dumps(meta | {"extra_margins": [0.0, 0.16]}), "utf-8")
+    framed = CharModel(copy)
+    assert framed.extra_margins == (0.0, 0.16)
+    one = Job(photo("我"), "我")
+    [images], _, early = prepare_job(
+        one, framed.size, framed.thresholds, framed.charset, framed.extra_margins
+    )
+    assert early is None and images.shape == (3, framed.size, framed.size)
+    word, _, _ = prepare_job(
+        Job(photo("你好"), "你好"), framed.size, framed.thresholds, framed.charset, (0.0, 0.16)
+    )
+    assert [w.shape for w in word] == [(3, framed.size, framed.size)] * 2
+    right, wrong, pair = framed.judge([one, Job(photo("我"), "你"), Job(photo("你好"), "你好")])
+    assert (right.outcome, wrong.outcome, pair.outcome) == (
+        Outcome.CORRECT,
+        Outcome.WRONG_CHARACTER,
+        Outcome.CORRECT,
+    )
