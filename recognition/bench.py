@@ -93,7 +93,16 @@ def bench_recognition(model_dir: Path, *, images: int = 512, concurrency: int = 
     model = load_char_model(model_dir, processes=default_threads())
     loaded = rss_mib()
     photos = sample_photos(model.charset, images)
-    print(f"recognition benchmark: {len(photos)} JPEG photos (256 px), input {model.size} px")
+    views = model.views
+    framing = (
+        f"{1 + len(views.margins)} framings when unsure (< {views.below})"
+        if views.margins
+        else "1 framing"
+    )
+    print(
+        f"recognition benchmark: {len(photos)} JPEG photos (256 px), input {model.size} px, "
+        f"{framing}"
+    )
     print(f"resident memory: {base:.0f} MiB before the model, {loaded:.0f} MiB with it loaded")
     ours = asyncio.run(_ours(model, photos, concurrency))  # closes the model at the end
     ours_rate = len(photos) / ours

@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +97,26 @@ def fuse(ours: Vector, theirs: Vector, known_scale: float) -> Vector:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Views:
+    """More framings of a character, from ``model.json`` ``views``.
+
+    A character whose best class has less than ``below`` probability in the usual crop is
+    read again cropped at each of ``margins`` as well, and its scores become the mean over
+    all crops: where the ink's box happens to end shifts a doubtful answer, not a sure one.
+    """
+
+    margins: tuple[float, ...] = ()
+    below: float = 0.7
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> Views:
+        return cls(tuple(float(m) for m in meta.get("margins", ())), float(meta.get("below", 0.7)))
+
+    def as_meta(self) -> dict[str, Any]:
+        return {"margins": list(self.margins), "below": self.below}
+
+
 # A job's character images, what the second opinion looks at, or its early decision.
 Pieces = tuple[list[Ink], list[Gray], Decision | None]
 
@@ -170,9 +190,8 @@ class CharModel:
         self.charset = (self.dir / meta["charset"]).read_text("utf-8").strip()
         self.templates = np.load(self.dir / meta["templates"]).astype(np.float32)
         self.thresholds = Thresholds(**meta["thresholds"])
-        # Margins the character is also cropped at; the scores are the mean over all
-        # framings. The thresholds were calibrated with these views, so they go together.
-        self.extra_margins = tuple(float(m) for m in meta.get("extra_margins", ()))
+        # The thresholds were calibrated with these framings, so they are stored together.
+        self.views = Views.from_meta(meta.get("views", {}))
         self.engine = CompiledModel(self.dir / meta["ir"], threads=threads)
         # The classes are the charset plus "unknown": a mismatch means the wrong files.
         self.engine.check_charset(len(self.charset), reserved=1, output="probs")
@@ -206,8 +225,24 @@ class CharModel:
             result.append(Scores.of(probs[start:end].mean(axis=0), e, inc[start:end].mean(axis=0)))
         return result
 
+    def read(self, images: Sequence[npt.NDArray[np.float32]]) -> list[Scores]:
+        """Scores of characters given as stacks of framings (``prepare_job``'s, the usual crop
+        first): the usual crop alone where the model is sure, the mean of all the
+        framings where it is not (``Views``)."""
+        first = [img if img.ndim == 2 else img[0] for img in images]
+        scores = self.scores(first)
+        n = len(self.charset)
+        again = [
+            i
+            for i, (img, s) in enumerate(zip(images, scores, strict=True))
+            if img.ndim == 3 and len(img) > 1 and float(s.probs[:n].max()) < self.views.below
+        ]
+        for i, s in zip(again, self.scores([images[i] for i in again]), strict=True):
+            scores[i] = s
+        return scores
+
     def _pieces(self, job: Job) -> Pieces:
-        return prepare_job(job, self.size, self.thresholds, self.charset, self.extra_margins)
+        return prepare_job(job, self.size, self.thresholds, self.charset, self.views.margins)
 
     def _prepare_all(self, jobs: Sequence[Job]) -> list[Pieces]:
         if self.processes < 1 or len(jobs) < 2:
@@ -216,7 +251,7 @@ class CharModel:
             # spawn: no copy of this process's OpenVINO threads and locks in the workers.
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
-        args = [(job, self.size, self.thresholds, self.charset, self.extra_margins) for job in jobs]
+        args = [(job, self.size, self.thresholds, self.charset, self.views.margins) for job in jobs]
         chunk = max(1, len(jobs) // (2 * self.processes))
         try:
             return list(self._pool.map(_prepare_packed, args, chunksize=chunk))
@@ -263,7 +298,7 @@ class CharModel:
             papers += paper
             early.append(decision)
         flat = [img for imgs in pieces for img in imgs]
-        scores = iter(self._second_opinion(self.scores(flat), papers))
+        scores = iter(self._second_opinion(self.read(flat), papers))
         results: list[Decision] = []
         for job, imgs, decision in zip(jobs, pieces, early, strict=True):
             these = [next(scores) for _ in imgs]

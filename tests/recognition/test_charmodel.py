@@ -15,7 +15,14 @@ import pytest
 from PIL import Image, ImageDraw
 
 from recognition.api import Verdict
-from recognition.charmodel import DEFAULT_DIR, CharModel, Job, load_char_model, prepare_job
+from recognition.charmodel import (
+    DEFAULT_DIR,
+    CharModel,
+    Job,
+    Views,
+    load_char_model,
+    prepare_job,
+)
 from recognition.grading import CharacterGrader
 from recognition.preprocess import decode, prepare
 from recognition.runtime import ModelLoadError
@@ -201,16 +208,17 @@ def test_several_framings_of_a_character_are_scored_as_their_mean(model: CharMod
     assert abs(float(np.linalg.norm(mean.embedding)) - 1) < 1e-5
 
 
-def test_a_model_that_asks_for_more_framings_reads_every_one(tmp_path: Path) -> None:
+def test_a_model_that_asks_for_more_framings_reads_them_when_unsure(tmp_path: Path) -> None:
     copy = tmp_path / "char"
     shutil.copytree(DEFAULT_DIR, copy)
     meta = json.loads((copy / "model.json").read_text("utf-8"))
-    (copy / "model.json").write_text(json.dumps(meta | {"extra_margins": [0.0, 0.16]}), "utf-8")
+    views = {"margins": [0.0, 0.16], "below": 0.7}
+    (copy / "model.json").write_text(json.dumps(meta | {"views": views}), "utf-8")
     framed = CharModel(copy)
-    assert framed.extra_margins == (0.0, 0.16)
+    assert framed.views == Views((0.0, 0.16), 0.7)
     one = Job(photo("我"), "我")
     [images], _, early = prepare_job(
-        one, framed.size, framed.thresholds, framed.charset, framed.extra_margins
+        one, framed.size, framed.thresholds, framed.charset, framed.views.margins
     )
     assert early is None and images.shape == (3, framed.size, framed.size)
     word, _, _ = prepare_job(
@@ -223,3 +231,10 @@ def test_a_model_that_asks_for_more_framings_reads_every_one(tmp_path: Path) -> 
         Outcome.WRONG_CHARACTER,
         Outcome.CORRECT,
     )
+    # A sure character is read in its usual crop only; a doubtful one in all three.
+    [usual] = framed.scores([images[0]])
+    [mean] = framed.scores([images])
+    assert float(usual.probs.max()) > 0.7 and not np.allclose(usual.probs, mean.probs)
+    assert np.array_equal(framed.read([images])[0].probs, usual.probs)
+    framed.views = Views((0.0, 0.16), below=1.01)  # everything is doubtful
+    assert np.allclose(framed.read([images])[0].probs, mean.probs)
