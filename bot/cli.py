@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--lines", type=int, default=50, help="ocr: synthetic lines to read")
     bench.add_argument("--images", type=int, default=512, help="photos per run")
     bench.add_argument("--concurrency", type=int, default=64)
+    bench.add_argument(
+        "--photos",
+        type=Path,
+        help="recognition: real photos to read, DIR/<character>/*.png (default: synthetic)",
+    )
     bench.add_argument("--attempts", type=int, help="leaderboard: answers (default 1000000)")
     bench.add_argument("--chats", type=int, help="leaderboard: chats (default 2000)")
     bench.add_argument("--users", type=int, help="leaderboard: users (default 50000)")
@@ -380,7 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from recognition.bench import bench_recognition
 
             return bench_recognition(
-                _model_dir(settings), images=args.images, concurrency=args.concurrency
+                _model_dir(settings),
+                images=args.images,
+                concurrency=args.concurrency,
+                photos_dir=args.photos,
             )
     except ModelLoadError as exc:
         print(f"hanzi-bot: {exc}", file=sys.stderr)

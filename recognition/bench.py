@@ -43,6 +43,20 @@ def sample_photos(charset: str, n: int, seed: int = 7) -> list[tuple[bytes, str]
     return [out[i] for i in order]
 
 
+def folder_photos(root: Path, charset: str, n: int, seed: int = 7) -> list[tuple[bytes, str]]:
+    """Up to ``n`` photos from ``root/<character>/*`` (``hanzi-bot evaluate chars``'s layout),
+    a seeded sample across the folders, each with its character as the target ("" for
+    folders that are not one character of the set: classified instead)."""
+    from recognition.evaluate import UNKNOWN_DIR, collect
+
+    items = collect(root, charset)
+    order = np.random.default_rng(seed).permutation(len(items))[:n]
+    return [
+        (items[i].path.read_bytes(), "" if items[i].label == UNKNOWN_DIR else items[i].label)
+        for i in order
+    ]
+
+
 async def _ours(model: CharModel, photos: list[tuple[bytes, str]], concurrency: int) -> float:
     grader = CharacterGrader(model, max_batch=32, max_pending=max(256, concurrency))
     gate = asyncio.Semaphore(concurrency)
@@ -88,21 +102,27 @@ def _keras_path(model: CharModel, photos: list[tuple[bytes, str]]) -> float | No
     return time.perf_counter() - start
 
 
-def bench_recognition(model_dir: Path, *, images: int = 512, concurrency: int = 64) -> int:
+def bench_recognition(
+    model_dir: Path, *, images: int = 512, concurrency: int = 64, photos_dir: Path | None = None
+) -> int:
+    """``photos_dir``: real photos (``DIR/<character>/*``) instead of synthetic ones, which
+    the model mostly reads with certainty (so they rarely take the second look)."""
     base = rss_mib()
     model = load_char_model(model_dir, processes=default_threads())
     loaded = rss_mib()
-    photos = sample_photos(model.charset, images)
+    if photos_dir is None:
+        photos = sample_photos(model.charset, images)
+        what = "JPEG photos (256 px)"
+    else:
+        photos = folder_photos(photos_dir, model.charset, images)
+        what = f"photos from {photos_dir}"
     views = model.views
     framing = (
         f"{1 + len(views.margins)} framings when unsure (< {views.below})"
         if views.margins
         else "1 framing"
     )
-    print(
-        f"recognition benchmark: {len(photos)} JPEG photos (256 px), input {model.size} px, "
-        f"{framing}"
-    )
+    print(f"recognition benchmark: {len(photos)} {what}, input {model.size} px, {framing}")
     print(f"resident memory: {base:.0f} MiB before the model, {loaded:.0f} MiB with it loaded")
     ours = asyncio.run(_ours(model, photos, concurrency))  # closes the model at the end
     ours_rate = len(photos) / ours
@@ -126,4 +146,4 @@ def bench_recognition(model_dir: Path, *, images: int = 512, concurrency: int = 
     return 0
 
 
-__all__ = ["bench_recognition", "rss_mib", "sample_photos"]
+__all__ = ["bench_recognition", "folder_photos", "rss_mib", "sample_photos"]

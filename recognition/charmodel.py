@@ -117,6 +117,9 @@ class Views:
         return {"margins": list(self.margins), "below": self.below}
 
 
+# Rows of one of the model's outputs, one per image.
+Outputs = npt.NDArray[np.float32]
+
 # A job's character images, what the second opinion looks at, or its early decision.
 Pieces = tuple[list[Ink], list[Gray], Decision | None]
 
@@ -206,6 +209,21 @@ class CharModel:
         # Without a fusion section the model's thresholds are for its own scores alone.
         self.second = second_opinion if self.fusion is not None else None
 
+    def _outputs(self, images: npt.NDArray[np.float32]) -> tuple[Outputs, Outputs, Outputs]:
+        """The model's probs, embeddings and incomplete scores for (N, size, size) images."""
+        out = self.engine.infer(images.astype(np.float32)[..., None])
+        probs, emb, inc = (
+            np.asarray(out[k], np.float32) for k in ("probs", "embedding", "incomplete")
+        )
+        return probs, emb, inc
+
+    @staticmethod
+    def _mean(probs: Outputs, emb: Outputs, inc: Outputs) -> Scores:
+        """One character's scores from the model's rows for its framings."""
+        e = emb.mean(axis=0)
+        e /= max(float(np.linalg.norm(e)), 1e-9)
+        return Scores.of(probs.mean(axis=0), e, inc.mean(axis=0))
+
     def scores(self, images: Sequence[npt.NDArray[np.float32]]) -> list[Scores]:
         """Model outputs for prepared character images (size x size, ink in [0, 1]), or for
         stacks of views of one character each (views x size x size: their mean)."""
@@ -213,32 +231,41 @@ class CharModel:
             return []
         stacks = [img.reshape(-1, self.size, self.size) for img in images]
         ends = np.cumsum([len(v) for v in stacks])
-        batch = np.concatenate(stacks).astype(np.float32)[..., None]
-        out = self.engine.infer(batch)
-        probs, emb, inc = (
-            np.asarray(out[k], np.float32) for k in ("probs", "embedding", "incomplete")
-        )
-        result = []
-        for start, end in zip(np.r_[0, ends[:-1]], ends, strict=True):
-            e = emb[start:end].mean(axis=0)
-            e /= max(float(np.linalg.norm(e)), 1e-9)
-            result.append(Scores.of(probs[start:end].mean(axis=0), e, inc[start:end].mean(axis=0)))
-        return result
+        probs, emb, inc = self._outputs(np.concatenate(stacks))
+        return [
+            self._mean(probs[a:b], emb[a:b], inc[a:b])
+            for a, b in zip(np.r_[0, ends[:-1]], ends, strict=True)
+        ]
 
     def read(self, images: Sequence[npt.NDArray[np.float32]]) -> list[Scores]:
         """Scores of characters given as stacks of framings (``prepare_job``'s, the usual crop
         first): the usual crop alone where the model is sure, the mean of all the
-        framings where it is not (``Views``)."""
-        first = [img if img.ndim == 2 else img[0] for img in images]
-        scores = self.scores(first)
+        framings where it is not (``Views``). The usual crop is inferred once."""
+        if not images:
+            return []
+        stacks = [img.reshape(-1, self.size, self.size) for img in images]
+        probs, emb, inc = self._outputs(np.stack([v[0] for v in stacks]))
         n = len(self.charset)
         again = [
             i
-            for i, (img, s) in enumerate(zip(images, scores, strict=True))
-            if img.ndim == 3 and len(img) > 1 and float(s.probs[:n].max()) < self.views.below
+            for i, v in enumerate(stacks)
+            if len(v) > 1 and float(probs[i, :n].max()) < self.views.below
         ]
-        for i, s in zip(again, self.scores([images[i] for i in again]), strict=True):
-            scores[i] = s
+        scores = [
+            self._mean(probs[i : i + 1], emb[i : i + 1], inc[i : i + 1]) for i in range(len(stacks))
+        ]
+        if not again:
+            return scores
+        more = self._outputs(np.concatenate([stacks[i][1:] for i in again]))
+        at = 0
+        for i in again:
+            k = len(stacks[i]) - 1
+            rows = [
+                np.concatenate([first[i : i + 1], m[at : at + k]])
+                for first, m in zip((probs, emb, inc), more, strict=True)
+            ]
+            scores[i] = self._mean(*rows)
+            at += k
         return scores
 
     def _pieces(self, job: Job) -> Pieces:

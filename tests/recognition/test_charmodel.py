@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from recognition.api import Verdict
+from recognition.bench import folder_photos
 from recognition.charmodel import (
     DEFAULT_DIR,
     CharModel,
@@ -238,3 +239,15 @@ def test_a_model_that_asks_for_more_framings_reads_them_when_unsure(tmp_path: Pa
     assert np.array_equal(framed.read([images])[0].probs, usual.probs)
     framed.views = Views((0.0, 0.16), below=1.01)  # everything is doubtful
     assert np.allclose(framed.read([images])[0].probs, mean.probs)
+
+
+def test_the_benchmark_reads_a_folder_of_labelled_photos(tmp_path: Path) -> None:
+    for name, text in (("学", "学"), ("学", "学"), ("unknown", "A"), ("百", "百")):
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)
+        (folder / f"{len(list(folder.iterdir()))}.png").write_bytes(photo(text))
+    charset = (DEFAULT_DIR / "charset.txt").read_text("utf-8").strip()
+    photos = folder_photos(tmp_path, charset, 10)
+    assert sorted(target for _, target in photos) == ["", "", "学", "学"]  # 百 is not HSK 1
+    assert len(folder_photos(tmp_path, charset, 3)) == 3
+    assert folder_photos(tmp_path, charset, 4) == photos  # seeded: the same sample
