@@ -145,6 +145,11 @@ VARIANTS |= {
     # as 回, a quarter of the fused errors on the held-out real half.
     "ship_lowres_bend": [*SHIP, "--photo", "lowres=0.5", "--hand", "bend=0.5"],
     "ship_lowres_bend_s2": [*SHIP, "--photo", "lowres=0.5", "--hand", "bend=0.5", "--seed", "2027"],
+    # full8's recipe with Japanese brush fonts in running hand (行書) installed as well
+    # (fonts-kouzan-mouhitsu, fonts-aoyagi-kouzan-t, fonts-aoyagi-soseki): the fonts are
+    # found at run time, so these rows need them installed and the baselines do not.
+    "ship_lowres_brushfonts": [*SHIP, "--photo", "lowres=0.5"],
+    "ship_lowres_brushfonts_s2": [*SHIP, "--photo", "lowres=0.5", "--seed", "2027"],
 }
 
 

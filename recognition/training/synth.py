@@ -114,8 +114,10 @@ def find_cjk_fonts(dirs: Sequence[Path] = (Path("/usr/share/fonts"),)) -> tuple[
             for path in sorted(d.rglob("*")):
                 if path.suffix.lower() in (".ttc", ".ttf", ".otf") and path.stem.startswith(known):
                     faces.add(FontFace(str(path), 0, path.stem))
-    # Bitmap-heavy "Sharp" faces render like their outline siblings at our sizes.
-    return tuple(sorted((f for f in faces if "Sharp" not in f.name), key=_font_key))
+    # Bitmap-heavy "Sharp" faces render like their outline siblings at our sizes; grass
+    # script (草書, "Sousyo") is too cursive for a learner's character to look like it.
+    skip = ("Sharp", "Sousyo")
+    return tuple(sorted((f for f in faces if not any(w in f.name for w in skip)), key=_font_key))
 
 
 def _font_key(face: FontFace) -> tuple[str, int]:
