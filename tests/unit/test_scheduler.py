@@ -172,14 +172,22 @@ async def test_chats_with_daily_posts_off_or_no_connected_adapter_get_nothing(
     assert await poster(make_core(), outbox).run_once() == 0
 
 
-async def test_the_apscheduler_job_posts_on_start(
-    make_core, clock: Clock, storage: SqliteStorage
-) -> None:  # type: ignore[no-untyped-def]
+async def started_poster(
+    make_core, clock: Clock, storage: SqliteStorage, outbox: Outbox
+) -> DailyPoster:  # type: ignore[no-untyped-def]
+    """One chat and a DailyPoster started on APScheduler, whose first round runs at once."""
     await add_chat(storage, "g1")
-    outbox = Outbox()
     clock.now = datetime.now(UTC).replace(hour=23, minute=59)
     daily = DailyPoster(make_core(), {"fake": outbox}, interval=timedelta(seconds=3600))
     daily.start()
+    return daily
+
+
+async def test_the_apscheduler_job_posts_on_start(
+    make_core, clock: Clock, storage: SqliteStorage
+) -> None:  # type: ignore[no-untyped-def]
+    outbox = Outbox()
+    daily = await started_poster(make_core, clock, storage, outbox)
     try:
         for _ in range(100):
             if outbox.posts:
@@ -207,11 +215,8 @@ class SlowOutbox(Outbox):
 async def test_stopping_lets_the_round_in_progress_finish_its_post(
     make_core, clock: Clock, storage: SqliteStorage, caplog
 ) -> None:  # type: ignore[no-untyped-def]
-    await add_chat(storage, "g1")
     outbox = SlowOutbox()
-    clock.now = datetime.now(UTC).replace(hour=23, minute=59)
-    daily = DailyPoster(make_core(), {"fake": outbox}, interval=timedelta(seconds=3600))
-    daily.start()
+    daily = await started_poster(make_core, clock, storage, outbox)
     await asyncio.wait_for(outbox.sending.wait(), 5)
     stopping = asyncio.create_task(daily.stop())
     await asyncio.sleep(0.05)
