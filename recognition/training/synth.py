@@ -356,9 +356,9 @@ def _foot(median: Points) -> int | None:
     if len(median) < 3:
         return None
     k = int(np.argmax(median[:, 1] - median[:, 0]))
-    down, foot = median[k] - median[0], median[-1] - median[k]
     if not 0 < k < len(median) - 1:
         return None
+    down, foot = median[k] - median[0], median[-1] - median[k]
     upright = down[1] > 0.15 and abs(down[0]) < 0.5 * down[1]
     flat = foot[0] > 0.08 and abs(foot[1]) < 0.6 * foot[0]
     if not (upright and flat):
