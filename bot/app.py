@@ -18,7 +18,7 @@ from bot.scheduler import DailyPoster, Sender
 from config import Settings
 from quizzes.hsk import load_vocabulary
 from quizzes.strokes import StrokeData, load_strokes
-from recognition.charmodel import CharModel
+from recognition.charmodel import CharModel, load_second_opinion
 from recognition.grading import CharacterGrader
 from recognition.lines import LineOCR, LineOCRReader, LineRecognizer
 from recognition.ppocr import PPOCRRecognizer
@@ -129,14 +129,30 @@ def load_grader(
 ) -> CharacterGrader | None:
     """The character model, compiled once for the whole process; None if it is missing."""
     model_dir = settings.model_dir / "char"
+    # The readers the model asks for (model.json fusion.readers); the text-line OCR's
+    # recognizer is shared rather than compiled twice when it is one of them.
+    shared = {settings.model_dir / "ppocr": recognizer} if recognizer is not None else {}
     try:
-        model = CharModel(model_dir, second_opinion=recognizer, processes=default_threads())
+        second = load_second_opinion(model_dir, shared=shared)
+    except (ModelLoadError, OSError, ValueError) as exc:
+        log.warning("recognition.second_opinion_unavailable", extra={"fields": {"why": str(exc)}})
+        second = None
+    try:
+        model = CharModel(model_dir, second_opinion=second, processes=default_threads())
     except ModelLoadError as exc:
         log.warning("recognition.unavailable", extra={"fields": {"why": str(exc)}})
         return None
     log.info(
         "recognition.loaded",
-        extra={"fields": {"model": str(model_dir), "characters": len(model.charset)}},
+        extra={
+            "fields": {
+                "model": str(model_dir),
+                "characters": len(model.charset),
+                "second_opinion": ",".join(model.fusion.readers)
+                if model.fusion is not None and model.second is not None
+                else "none",
+            }
+        },
     )
     return CharacterGrader(model)
 

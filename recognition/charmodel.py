@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -66,19 +66,57 @@ class Job:
     target: str = ""
 
 
+class Panel:
+    """Several second opinions as one: per character, the geometric mean of their
+    probabilities (a character needs every reader's support, not one reader's hunch)."""
+
+    def __init__(self, members: Sequence[SecondOpinion]) -> None:
+        if not members:
+            raise ValueError("a panel needs at least one reader")
+        self.members = tuple(members)
+
+    def char_probabilities(self, images: Sequence[Gray], charset: str) -> npt.NDArray[np.float32]:
+        logs = [
+            np.log(np.clip(m.char_probabilities(images, charset), 1e-12, 1.0)) for m in self.members
+        ]
+        out: npt.NDArray[np.float32] = np.exp(np.mean(logs, axis=0)).astype(np.float32)
+        return out
+
+
+# The recognizer that was the only second opinion before model.json named its readers.
+DEFAULT_READERS = ("ppocr",)
+
+
 @dataclass(frozen=True, slots=True)
 class Fusion:
-    """How the second opinion (PP-OCRv4's line recognizer) joins in, from ``model.json``.
+    """How the second opinion (PaddleOCR line recognizers) joins in, from ``model.json``.
 
     Our model answers alone when its best character has at least ``cascade``
     probability. Otherwise both opinions are combined per character as the geometric
-    mean of our probability (renormalised over the characters) and the recognizer's
-    best probability for that character; how sure either is that this is an HSK 1
+    mean of our probability (renormalised over the characters) and the second opinion's
+    probability for that character; how sure either is that this is an HSK 1
     character at all is the largest combined score over ``known_scale`` (capped at 1).
+    ``readers`` are the recognizers that give the second opinion, as folders of the
+    models directory (beside the character model's); several are one ``Panel``.
     """
 
     cascade: float = 0.8
     known_scale: float = 0.1
+    readers: tuple[str, ...] = DEFAULT_READERS
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> Fusion:
+        readers = tuple(str(r) for r in meta.get("readers", DEFAULT_READERS))
+        if not readers:
+            raise ModelLoadError("model.json: fusion.readers is empty")
+        return cls(float(meta["cascade"]), float(meta["known_scale"]), readers)
+
+    def as_meta(self) -> dict[str, Any]:
+        return {
+            "cascade": self.cascade,
+            "known_scale": self.known_scale,
+            "readers": list(self.readers),
+        }
 
     def unsure(self, ours: Vector, n_chars: int) -> bool:
         """Whether our model's scores (charset then "unknown") need the second opinion."""
@@ -205,7 +243,7 @@ class CharModel:
         self.labels = (*self.charset, "unknown")
         # Stored with every graded answer, so feedback says which model judged it.
         self.version = model_version(self.dir)
-        self.fusion = Fusion(**meta["fusion"]) if "fusion" in meta else None
+        self.fusion = Fusion.from_meta(meta["fusion"]) if "fusion" in meta else None
         # Without a fusion section the model's thresholds are for its own scores alone.
         self.second = second_opinion if self.fusion is not None else None
 
@@ -358,15 +396,44 @@ class CharModel:
         )
 
 
+def load_second_opinion(
+    model_dir: Path | str = DEFAULT_DIR, *, shared: Mapping[Path, SecondOpinion] | None = None
+) -> SecondOpinion | None:
+    """The recognizers the model's ``fusion.readers`` names, as one second opinion; None
+    when the model asks for none or one of them is missing (the model then answers alone,
+    and says so in the log). ``shared`` maps a reader's folder to a recognizer already
+    compiled (the text-line OCR's), so it is not compiled twice."""
+    model_dir = Path(model_dir)
+    meta_path = model_dir / "model.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text("utf-8"))
+    if "fusion" not in meta:
+        return None
+    fusion = Fusion.from_meta(meta["fusion"])
+    known = {Path(k).resolve(): v for k, v in (shared or {}).items()}
+    members: list[SecondOpinion] = []
+    for name in fusion.readers:
+        folder = (model_dir.parent / name).resolve()
+        if folder in known:
+            members.append(known[folder])
+        elif folder.is_dir():
+            from recognition.ppocr import PPOCRRecognizer
+
+            members.append(PPOCRRecognizer(folder))
+        else:
+            log.warning(
+                "recognition.second_opinion_missing",
+                extra={"fields": {"reader": str(folder), "model": str(model_dir)}},
+            )
+            return None
+    return members[0] if len(members) == 1 else Panel(members)
+
+
 def load_char_model(
     model_dir: Path | str = DEFAULT_DIR, *, second_opinion: bool = True, processes: int = 0
 ) -> CharModel:
-    """The character model with PP-OCRv4's recognizer as its second opinion when the
-    model asks for one and ``models/ppocr`` is beside it."""
-    model_dir = Path(model_dir)
-    second: SecondOpinion | None = None
-    if second_opinion and (model_dir.parent / "ppocr").is_dir():
-        from recognition.ppocr import PPOCRRecognizer
-
-        second = PPOCRRecognizer(model_dir.parent / "ppocr")
+    """The character model with the second opinion it asks for (``fusion.readers`` in its
+    model.json, folders beside it) when those recognizers are there."""
+    second = load_second_opinion(model_dir) if second_opinion else None
     return CharModel(model_dir, second_opinion=second, processes=processes)

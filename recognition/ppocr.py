@@ -1,4 +1,5 @@
-"""PaddleOCR's PP-OCRv4 Chinese line recognizer on OpenVINO: text lines and single characters."""
+"""PaddleOCR's line recognizers on OpenVINO (PP-OCRv4 for text lines, PP-OCRv6 as the
+character model's second opinion): text lines and single characters."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from recognition.ctc import CTCResult, greedy_decode_batch
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "ppocr"
 KEYS_FILE = "ppocr_keys_v1.txt"
+# The dictionary of any other recognizer (models/ppocr6/*/), preferred when present.
+KEYS_TXT = "keys.txt"
 REC_FILE = "rec.xml"
 
 # The recognizer was trained on 48-pixel-high lines; width follows the aspect ratio.
@@ -186,7 +189,8 @@ def _stack(tensors: Sequence[Batch], min_width: int) -> Batch:
 
 
 class PPOCRRecognizer:
-    """Reads text lines, and scores single characters against a charset, with PP-OCRv4."""
+    """Reads text lines, and scores single characters against a charset, with a PaddleOCR
+    line recognizer (``rec.xml`` and its dictionary, ``keys.txt`` or ``ppocr_keys_v1.txt``)."""
 
     def __init__(
         self,
@@ -196,7 +200,11 @@ class PPOCRRecognizer:
         device: str = "CPU",
         batch_size: int = 16,
     ) -> None:
-        self.labels = load_keys(keys_path or model_dir / KEYS_FILE)
+        if keys_path is None:
+            keys_path = model_dir / KEYS_TXT
+            if not keys_path.is_file():
+                keys_path = model_dir / KEYS_FILE
+        self.labels = load_keys(keys_path)
         model, classes = _read_model(model_dir / REC_FILE)
         # Checked before compiling: a wrong keys file would otherwise misread silently.
         if classes != len(self.labels) + 1:

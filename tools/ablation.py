@@ -189,8 +189,10 @@ def evaluate(char_dir: Path, views: Path) -> dict[str, Any]:
         view.mkdir(parents=True, exist_ok=True)
         links = {"char": char_dir.resolve()}
         if mode == "fused":
-            # The second opinion is used when models/ppocr sits beside the model dir.
+            # The second opinion is used when its readers (model.json fusion.readers:
+            # models/ppocr6, or models/ppocr for older model.json) sit beside the model dir.
             links["ppocr"] = ROOT / "models" / "ppocr"
+            links["ppocr6"] = ROOT / "models" / "ppocr6"
         for link, target in links.items():
             path = view / link
             if path.is_symlink():

@@ -22,7 +22,15 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recognition.charmodel import CharModel, Fusion, Views, fuse  # noqa: E402
+from recognition.charmodel import (  # noqa: E402
+    DEFAULT_READERS,
+    CharModel,
+    Fusion,
+    Panel,
+    SecondOpinion,
+    Views,
+    fuse,
+)
 from recognition.evaluate import image_folders, impostor_targets  # noqa: E402
 from recognition.ppocr import PPOCRRecognizer  # noqa: E402
 from recognition.preprocess import NoInk, decode, prepare  # noqa: E402
@@ -109,6 +117,13 @@ def main() -> int:
         help="a character is doubtful below this best-class probability (default: the "
         "model's own, else 0.7)",
     )
+    ap.add_argument(
+        "--readers",
+        default=None,
+        help="the second opinion's recognizers, comma-separated folders beside the model's "
+        "(several: the geometric mean of their probabilities); default: the model's own "
+        "(`fusion.readers` in model.json, else ppocr). Written with --write",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     roots = args.real or [SHARED / "chinese-mnist", SHARED / "casia-train"]
@@ -118,7 +133,11 @@ def main() -> int:
         margins = tuple(float(v) for v in args.views.split(",") if v.strip())
     below = model.views.below if args.views_below is None else args.views_below
     model.views = Views(margins, below)
-    second = PPOCRRecognizer(args.model.parent / "ppocr")
+    readers = model.fusion.readers if model.fusion is not None else DEFAULT_READERS
+    if args.readers is not None:
+        readers = tuple(r.strip() for r in args.readers.split(",") if r.strip())
+    members = [PPOCRRecognizer(args.model.parent / r) for r in readers]
+    second: SecondOpinion = members[0] if len(members) == 1 else Panel(members)
     n = len(model.charset)
     inks, papers, labels, folders = [], [], [], []
     for path, label in image_folders(*roots)[:: args.every]:
@@ -143,7 +162,7 @@ def main() -> int:
     best: tuple[float, Fusion, float, float] | None = None
     for scale in (0.02, 0.05, 0.1, 0.2):
         for cascade in (0.7, 0.8, 0.9):
-            fusion = Fusion(cascade=cascade, known_scale=scale)
+            fusion = Fusion(cascade=cascade, known_scale=scale, readers=readers)
             f = fused_all(p, q, fusion)
             # Naming a character (no target): turn away --reject of non-HSK 1 writing.
             knowns = [
@@ -187,7 +206,7 @@ def main() -> int:
     f = fused_all(p, q, fusion)
     report = {
         "views": model.views.as_meta(),
-        "fusion": {"cascade": fusion.cascade, "known_scale": fusion.known_scale},
+        "fusion": fusion.as_meta(),
         "accept": accept,
         "known": known,
         "incomplete": inc,

@@ -166,13 +166,15 @@ def prepare(work: Path, per_class: int) -> dict[str, Any]:
 
 
 def _model_home(path: Path) -> Path:
-    """A models folder with the character model copied in and ``ppocr`` linked beside it,
+    """A models folder with the character model copied in and the readers linked beside it,
     the layout ``load_char_model`` and ``calibrate_fusion.py`` expect."""
     home = path.parent
     home.mkdir(parents=True, exist_ok=True)
-    link = home / "ppocr"
-    if not link.exists():
-        link.symlink_to(PPOCR.resolve())
+    # The readers a model.json may name (fusion.readers): PP-OCRv6, or PP-OCRv4 before it.
+    for reader in (PPOCR, PPOCR.parent / "ppocr6"):
+        link = home / reader.name
+        if not link.exists():
+            link.symlink_to(reader.resolve())
     return home
 
 

@@ -19,12 +19,16 @@ from recognition.bench import folder_photos
 from recognition.charmodel import (
     DEFAULT_DIR,
     CharModel,
+    Fusion,
     Job,
+    Panel,
     Views,
     load_char_model,
+    load_second_opinion,
     prepare_job,
 )
 from recognition.grading import CharacterGrader
+from recognition.ppocr import PPOCRRecognizer
 from recognition.preprocess import decode, prepare
 from recognition.runtime import ModelLoadError
 from recognition.service import ServiceBusy
@@ -251,3 +255,70 @@ def test_the_benchmark_reads_a_folder_of_labelled_photos(tmp_path: Path) -> None
     assert sorted(target for _, target in photos) == ["", "", "学", "学"]  # 百 is not HSK 1
     assert len(folder_photos(tmp_path, charset, 3)) == 3
     assert folder_photos(tmp_path, charset, 4) == photos  # seeded: the same sample
+
+
+class _Fixed:
+    """A reader that gives the same probabilities to every image (a test double)."""
+
+    def __init__(self, row: list[float]) -> None:
+        self.row = np.array(row, np.float32)
+
+    def char_probabilities(self, images: list[np.ndarray], charset: str) -> np.ndarray:
+        assert len(charset) == len(self.row)
+        return np.tile(self.row, (len(images), 1))
+
+
+def test_a_panel_needs_every_readers_support() -> None:
+    panel = Panel([_Fixed([0.9, 0.1, 0.0]), _Fixed([0.4, 0.1, 0.9])])
+    [row] = panel.char_probabilities([np.zeros((4, 4), np.uint8)], "abc")
+    # The geometric mean: one reader's certainty does not carry a character the other
+    # rules out.
+    assert np.allclose(row[:2], [0.6, 0.1], atol=1e-6)
+    assert row[2] < 1e-5
+    with pytest.raises(ValueError):
+        Panel([])
+
+
+def test_an_older_model_json_names_pp_ocr_v4_as_its_reader() -> None:
+    assert Fusion.from_meta({"cascade": 0.7, "known_scale": 0.05}).readers == ("ppocr",)
+    fusion = Fusion.from_meta({"cascade": 0.7, "known_scale": 0.05, "readers": ["a", "b/c"]})
+    assert fusion.readers == ("a", "b/c")
+    assert Fusion.from_meta(fusion.as_meta()) == fusion
+    with pytest.raises(ModelLoadError):
+        Fusion.from_meta({"cascade": 0.7, "known_scale": 0.05, "readers": []})
+
+
+def test_the_second_opinion_is_the_readers_the_model_names(model: CharModel) -> None:
+    assert model.fusion is not None
+    assert isinstance(model.second, Panel)
+    folders = [DEFAULT_DIR.parent / r for r in model.fusion.readers]
+    assert all((f / "rec.xml").is_file() for f in folders)
+    members = [PPOCRRecognizer(f) for f in folders]
+    # Each member reads with its own dictionary.
+    assert [len(m.labels) for m in model.second.members] == [len(m.labels) for m in members]
+    papers = [decode(photo(ch)) for ch in "我你好"]
+    theirs = model.second.char_probabilities(papers, model.charset)
+    each = [m.char_probabilities(papers, model.charset) for m in members]
+    geometric = np.exp(np.mean([np.log(np.clip(q, 1e-12, 1)) for q in each], axis=0))
+    assert np.allclose(theirs, geometric, atol=1e-5)
+    assert [model.charset[i] for i in theirs.argmax(1)] == list("我你好")
+
+
+def test_a_shared_recognizer_is_not_compiled_again(tmp_path: Path) -> None:
+    shared = _Fixed([0.5] * 178)
+    panel = load_second_opinion(DEFAULT_DIR, shared={DEFAULT_DIR.parent / "ppocr6/small": shared})
+    assert isinstance(panel, Panel)
+    assert panel.members[0] is shared and isinstance(panel.members[1], PPOCRRecognizer)
+
+
+def test_a_model_whose_reader_is_missing_answers_alone(tmp_path: Path) -> None:
+    copy = tmp_path / "models" / "char"
+    shutil.copytree(DEFAULT_DIR, copy)
+    assert load_second_opinion(copy) is None
+    alone = load_char_model(copy)
+    assert alone.second is None
+    [verdict] = alone.judge([Job(photo("我"), "我")])
+    assert verdict.outcome is Outcome.CORRECT
+    # With the readers beside it, the copy asks for them like the original.
+    (tmp_path / "models" / "ppocr6").symlink_to(DEFAULT_DIR.parent / "ppocr6")
+    assert isinstance(load_second_opinion(copy), Panel)
