@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from recognition.ppocr import MODEL_DIR, CharsetMismatch, PPOCRRecognizer, char_tensor
+from recognition.ppocr import (
+    MODEL_DIR,
+    SAME_STROKES,
+    CharsetMismatch,
+    PPOCRRecognizer,
+    char_tensor,
+)
 
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
@@ -90,3 +96,22 @@ def test_a_keys_file_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> N
 def test_blank_paper_scores_low_for_every_character(recognizer: PPOCRRecognizer) -> None:
     probs = recognizer.char_probabilities([np.full((64, 64), 240, np.uint8)], "我你他好人")
     assert probs.max() < 0.5
+
+
+def test_a_symbol_with_the_same_strokes_counts_for_its_character() -> None:
+    # PP-OCRv6 tiny knows Latin text: a cross drawn like a handwritten 十 is often "+".
+    tiny = PPOCRRecognizer(MODEL_DIR.parent / "ppocr6" / "tiny")
+    image = Image.new("L", (96, 96), 255)
+    draw = ImageDraw.Draw(image)
+    draw.line((14, 50, 82, 46), fill=0, width=7)
+    draw.line((47, 12, 49, 86), fill=0, width=7)
+    cross = np.asarray(image, dtype=np.uint8)
+    [steps] = tiny.step_probabilities([cross])
+    plus = [tiny._index[s] for s in SAME_STROKES["十"] if s in tiny._index]
+    assert plus, "the dictionary has none of 十's symbols"
+    shi = tiny._index["十"]
+    [[score, ren]] = tiny.char_probabilities([cross], "十人")
+    assert np.isclose(score, (steps[:, shi] + steps[:, plus].sum(axis=1)).max(), atol=1e-6)
+    # The symbol's share is what lifts 十 here; no other character gains from it.
+    assert score > steps[:, shi].max() + 0.05
+    assert np.isclose(ren, steps[:, tiny._index["人"]].max(), atol=1e-6)
