@@ -21,7 +21,7 @@ from quizzes.strokes import StrokeData, load_strokes
 from recognition.charmodel import CharModel, load_second_opinion
 from recognition.grading import CharacterGrader
 from recognition.lines import LineOCR, LineOCRReader, LineRecognizer
-from recognition.ppocr import PPOCRRecognizer
+from recognition.ppocr import PPOCRRecognizer, line_reader_dir
 from recognition.runtime import ModelLoadError, default_threads
 from recognition.seedline import SeedLineRecognizer
 from storage import ImageStore, SqliteStorage, open_storage
@@ -70,7 +70,8 @@ def core_config(settings: Settings) -> CoreConfig:
 async def build_app(settings: Settings) -> AsyncIterator[App]:
     """Everything long-lived, built once, closed on the way out."""
     storage = await open_storage(settings.database_path)
-    # One compiled PP-OCRv4 recognizer serves both the OCR and the character grader.
+    # One compiled PP-OCRv6 small recognizer reads text lines and is one of the character
+    # grader's second opinions.
     recognizer = load_recognizer(settings)
     grader = load_grader(settings, recognizer)
     reader = load_reader(settings, recognizer)
@@ -118,7 +119,7 @@ def _strokes(settings: Settings) -> StrokeData | None:
 
 def load_recognizer(settings: Settings) -> PPOCRRecognizer | None:
     try:
-        return PPOCRRecognizer(settings.model_dir / "ppocr")
+        return PPOCRRecognizer(line_reader_dir(settings.model_dir / "ppocr"))
     except (ModelLoadError, OSError, ValueError) as exc:
         log.warning("recognizer.unavailable", extra={"fields": {"why": str(exc)}})
         return None
@@ -131,7 +132,7 @@ def load_grader(
     model_dir = settings.model_dir / "char"
     # The readers the model asks for (model.json fusion.readers); the text-line OCR's
     # recognizer is shared rather than compiled twice when it is one of them.
-    shared = {settings.model_dir / "ppocr": recognizer} if recognizer is not None else {}
+    shared = {recognizer.model_dir: recognizer} if recognizer is not None else {}
     try:
         second = load_second_opinion(model_dir, shared=shared)
     except (ModelLoadError, OSError, ValueError) as exc:
@@ -160,8 +161,9 @@ def load_grader(
 def load_reader(
     settings: Settings, recognizer: PPOCRRecognizer | None = None
 ) -> LineOCRReader | None:
-    """The text-line OCR models (PP-OCRv4; the user's seed line model as the recognizer when
-    HANZI_LINE_MODEL and HANZI_LINE_CHARSET are set), compiled once; None if missing."""
+    """The text-line OCR models (PP-OCRv4's detector, PP-OCRv6 small's recognizer; the
+    user's seed line model as the recognizer when HANZI_LINE_MODEL and HANZI_LINE_CHARSET
+    are set), compiled once; None if missing."""
     model_dir = settings.model_dir / "ppocr"
     line_recognizer: LineRecognizer | None = recognizer
     try:
@@ -172,7 +174,7 @@ def load_reader(
     except ModelLoadError as exc:
         log.warning("ocr.unavailable", extra={"fields": {"why": str(exc)}})
         return None
-    lines = settings.line_model or model_dir
+    lines = settings.line_model or line_reader_dir(model_dir)
     log.info("ocr.loaded", extra={"fields": {"model": str(model_dir), "lines": str(lines)}})
     return LineOCRReader(ocr)
 

@@ -1,4 +1,5 @@
-"""Text lines in a photo: PP-OCRv4 detection, orientation and recognition, in reading order."""
+"""Text lines in a photo: PP-OCRv4 detection and orientation, PP-OCRv6 small recognition,
+in reading order."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from PIL import Image, ImageDraw, ImageOps
 from recognition.api import PageProblem, Point, TextLine, TextPage
 from recognition.ctc import CTCResult, DecodedChar, Lexicon, beam_decode
 from recognition.images import MAX_PIXELS, ImageProblem, ImageRejected, opening
-from recognition.ppocr import BLANK, MODEL_DIR, PPOCRRecognizer
+from recognition.ppocr import BLANK, MODEL_DIR, PPOCRRecognizer, line_reader_dir
 from recognition.preprocess import to_gray
 from recognition.runtime import CompiledModel, ModelLoadError
 from recognition.service import BatchingService
@@ -849,9 +850,11 @@ class LineOCR:
         if self.cls.output_shapes[0][-1] != 2:
             raise ModelLoadError(f"{model_dir / CLS_FILE} is not a 0/180 degree classifier")
         try:
-            self.recognizer: LineRecognizer = recognizer or PPOCRRecognizer(model_dir)
+            self.recognizer: LineRecognizer = recognizer or PPOCRRecognizer(
+                line_reader_dir(model_dir)
+            )
         except (OSError, ValueError, RuntimeError) as exc:
-            raise ModelLoadError(f"cannot load the line recognizer in {model_dir}: {exc}") from exc
+            raise ModelLoadError(f"cannot load the line recognizer for {model_dir}: {exc}") from exc
 
     def detect(self, gray: Gray) -> tuple[list[Quad], bool]:
         """Text boxes in the gray image's pixels, in reading order, at most ``max_boxes``."""

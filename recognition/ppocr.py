@@ -16,6 +16,9 @@ from PIL import Image
 from recognition.ctc import CTCResult, greedy_decode_batch
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "ppocr"
+# The recognizer that reads text lines, a folder of the models directory: PP-OCRv6 small
+# read real handwritten lines with half PP-OCRv4's character errors (models/ppocr6/README.md).
+LINE_READER = "ppocr6/small"
 KEYS_FILE = "ppocr_keys_v1.txt"
 # The dictionary of any other recognizer (models/ppocr6/*/), preferred when present.
 KEYS_TXT = "keys.txt"
@@ -194,6 +197,13 @@ def _stack(tensors: Sequence[Batch], min_width: int) -> Batch:
     return batch
 
 
+def line_reader_dir(model_dir: Path = MODEL_DIR) -> Path:
+    """Where the text-line recognizer is for the detector in ``model_dir`` (models/ppocr):
+    PP-OCRv6 small beside it, or PP-OCRv4's own recognizer when that is missing."""
+    reader = model_dir.parent / LINE_READER
+    return reader if (reader / REC_FILE).is_file() else model_dir
+
+
 class PPOCRRecognizer:
     """Reads text lines, and scores single characters against a charset, with a PaddleOCR
     line recognizer (``rec.xml`` and its dictionary, ``keys.txt`` or ``ppocr_keys_v1.txt``)."""
@@ -220,6 +230,7 @@ class PPOCRRecognizer:
             )
         self._index = {c: i + 1 for i, c in enumerate(self.labels)}
         self.batch_size = batch_size
+        self.model_dir = model_dir
         self._engine: _Engine = _OpenVINOEngine(model, device)
 
     def _run(self, tensors: Sequence[Batch], min_width: int) -> list[Batch]:

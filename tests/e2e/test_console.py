@@ -68,10 +68,12 @@ def test_a_dropped_image_path_is_sent_as_a_photo(tmp_path: Path) -> None:
         assert graded.fetchone()[0] == 2
     assert "Correct!" not in result.stdout
     assert "isn't a picture I can read" in result.stdout
-    # /ocr reaches the line reader, which reads the cross as a doubtful 十 (a cross is
-    # what 十 looks like) or finds no text; without the models it says OCR is missing.
+    # /ocr reaches the line reader, which reads the cross as 十 (a cross is what 十 looks
+    # like) and sends the photo with the line boxed, or finds no text; without the models
+    # it says OCR is missing.
     out = result.stdout
-    assert "[十]" in out or "can't find any writing" in out or "OCR" in out
+    read = "十" in out and "-ocr-lines.png" in out
+    assert read or "can't find any writing" in out or "OCR" in out
     with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 2
 

@@ -322,3 +322,23 @@ def test_a_model_whose_reader_is_missing_answers_alone(tmp_path: Path) -> None:
     # With the readers beside it, the copy asks for them like the original.
     (tmp_path / "models" / "ppocr6").symlink_to(DEFAULT_DIR.parent / "ppocr6")
     assert isinstance(load_second_opinion(copy), Panel)
+
+
+async def test_the_bot_compiles_pp_ocr_v6_small_once_for_lines_and_characters() -> None:
+    from bot.app import load_grader, load_reader, load_recognizer
+    from config import load_settings
+
+    settings = load_settings({})
+    recognizer = load_recognizer(settings)
+    assert recognizer is not None
+    grader = load_grader(settings, recognizer)
+    reader = load_reader(settings, recognizer)
+    assert grader is not None and reader is not None
+    try:
+        panel = grader.model.second
+        assert isinstance(panel, Panel)
+        assert panel.members[0] is recognizer is reader.ocr.recognizer
+        assert recognizer.model_dir.resolve() == (DEFAULT_DIR.parent / "ppocr6/small").resolve()
+    finally:
+        await grader.close()
+        await reader.close()

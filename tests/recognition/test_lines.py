@@ -30,6 +30,7 @@ from recognition.lines import (
     reading_order,
 )
 from recognition.ocr_eval import edit_distance, score
+from recognition.ppocr import MODEL_DIR, PPOCRRecognizer, line_reader_dir
 from recognition.service import ServiceBusy
 from tests.recognition.conftest import png
 
@@ -345,3 +346,15 @@ async def test_a_full_reader_queue_says_busy(ocr: LineOCR) -> None:
     finally:
         await reader.close()
     assert any(isinstance(r, ServiceBusy) for r in results)
+
+
+def test_lines_are_read_by_pp_ocr_v6_small_unless_it_is_missing(
+    ocr: LineOCR, tmp_path: Path
+) -> None:
+    assert isinstance(ocr.recognizer, PPOCRRecognizer)
+    assert ocr.recognizer.model_dir == MODEL_DIR.parent / "ppocr6" / "small"
+    assert line_reader_dir(MODEL_DIR) == MODEL_DIR.parent / "ppocr6" / "small"
+    # A models folder without it (an older checkout) reads with PP-OCRv4's own recognizer.
+    older = tmp_path / "ppocr"
+    older.mkdir()
+    assert line_reader_dir(older) == older
