@@ -58,6 +58,15 @@ def _as_paper(ink: Ink) -> Gray:
     return np.round(255 * (1 - np.clip(ink, 0, 1))).astype(np.uint8)
 
 
+def reader_input(name: str, paper: Gray, ink: Ink) -> Gray:
+    """What a second-opinion reader is shown for ``name`` of ``READER_INPUTS``: the
+    character's photo (``paper``), or its prepared ink (the usual crop of a stack of
+    framings) drawn on white."""
+    if name == "photo":
+        return paper
+    return _as_paper(ink if ink.ndim == 2 else ink[0])
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """One photo to judge: its bytes and the character or word asked for (empty: classify)."""
@@ -85,6 +94,9 @@ class Panel:
 
 # The recognizer that was the only second opinion before model.json named its readers.
 DEFAULT_READERS = ("ppocr",)
+# What the readers may be shown: the photo as sent (gray, dark on light), and the ink our
+# preprocessing cut out of it (grid lines, light and specks gone), drawn on white.
+READER_INPUTS = ("photo", "ink")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,30 +104,42 @@ class Fusion:
     """How the second opinion (PaddleOCR line recognizers) joins in, from ``model.json``.
 
     Our model answers alone when its best character has at least ``cascade``
-    probability. Otherwise both opinions are combined per character as the geometric
-    mean of our probability (renormalised over the characters) and the second opinion's
-    probability for that character; how sure either is that this is an HSK 1
-    character at all is the largest combined score over ``known_scale`` (capped at 1).
-    ``readers`` are the recognizers that give the second opinion, as folders of the
-    models directory (beside the character model's); several are one ``Panel``.
+    probability. Otherwise both opinions are combined per character as a weighted
+    geometric mean of our probability (renormalised over the characters; ``weight``) and
+    the second opinion's probability for that character (the rest); how sure either is
+    that this is an HSK 1 character at all is the largest combined score over
+    ``known_scale`` (capped at 1). ``readers`` are the recognizers that give the second
+    opinion, as folders of the models directory (beside the character model's); several
+    are one ``Panel``. ``inputs`` are what they read (``READER_INPUTS``); with both, their
+    probabilities are averaged.
     """
 
     cascade: float = 0.8
     known_scale: float = 0.1
     readers: tuple[str, ...] = DEFAULT_READERS
+    weight: float = 0.5
+    inputs: tuple[str, ...] = ("photo",)
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> Fusion:
         readers = tuple(str(r) for r in meta.get("readers", DEFAULT_READERS))
         if not readers:
             raise ModelLoadError("model.json: fusion.readers is empty")
-        return cls(float(meta["cascade"]), float(meta["known_scale"]), readers)
+        inputs = tuple(str(i) for i in meta.get("inputs", ("photo",)))
+        if not inputs or any(i not in READER_INPUTS for i in inputs):
+            raise ModelLoadError(f"model.json: fusion.inputs must be some of {READER_INPUTS}")
+        weight = float(meta.get("weight", 0.5))
+        if not 0.0 < weight < 1.0:
+            raise ModelLoadError("model.json: fusion.weight must be between 0 and 1")
+        return cls(float(meta["cascade"]), float(meta["known_scale"]), readers, weight, inputs)
 
     def as_meta(self) -> dict[str, Any]:
         return {
             "cascade": self.cascade,
             "known_scale": self.known_scale,
             "readers": list(self.readers),
+            "weight": self.weight,
+            "inputs": list(self.inputs),
         }
 
     def unsure(self, ours: Vector, n_chars: int) -> bool:
@@ -123,11 +147,15 @@ class Fusion:
         return float(ours[:n_chars].max()) < self.cascade
 
 
-def fuse(ours: Vector, theirs: Vector, known_scale: float) -> Vector:
-    """One distribution over the charset plus "unknown" from both opinions."""
+def fuse(ours: Vector, theirs: Vector, known_scale: float, weight: float = 0.5) -> Vector:
+    """One distribution over the charset plus "unknown" from both opinions; ``weight`` is
+    our model's share of the geometric mean (a half: the plain geometric mean)."""
     n = len(theirs)
     chars = ours[:n] / max(float(ours[:n].sum()), 1e-9)
-    joint = np.sqrt(chars * np.clip(theirs, 0.0, 1.0))
+    if weight == 0.5:
+        joint = np.sqrt(chars * np.clip(theirs, 0.0, 1.0))
+    else:
+        joint = chars**weight * np.clip(theirs, 0.0, 1.0) ** (1.0 - weight)
     known = min(1.0, float(joint.max()) / known_scale)
     out = np.empty(n + 1, dtype=np.float32)
     out[:n] = known * joint / max(float(joint.sum()), 1e-9)
@@ -334,19 +362,25 @@ class CharModel:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def _second_opinion(self, scores: list[Scores], papers: list[Gray]) -> list[Scores]:
+    def _second_opinion(
+        self, scores: list[Scores], papers: list[Gray], inks: Sequence[Ink]
+    ) -> list[Scores]:
         """Scores with the recognizer's opinion fused in where our model is not sure."""
-        if self.second is None or self.fusion is None or not scores:
+        fusion = self.fusion
+        if self.second is None or fusion is None or not scores:
             return scores
         n = len(self.charset)
-        unsure = [i for i, s in enumerate(scores) if self.fusion.unsure(s.probs, n)]
+        unsure = [i for i, s in enumerate(scores) if fusion.unsure(s.probs, n)]
         if not unsure:
             return scores
-        theirs = self.second.char_probabilities([papers[i] for i in unsure], self.charset)
+        shown = [reader_input(name, papers[i], inks[i]) for name in fusion.inputs for i in unsure]
+        # One call for every input, so the readers batch them together; then the mean.
+        each = self.second.char_probabilities(shown, self.charset)
+        theirs = each.reshape(len(fusion.inputs), len(unsure), -1).mean(axis=0)
         out = list(scores)
         for row, i in enumerate(unsure):
             s = scores[i]
-            probs = fuse(s.probs, theirs[row], self.fusion.known_scale)
+            probs = fuse(s.probs, theirs[row], fusion.known_scale, fusion.weight)
             # Scores.of again: with a score per class, "the likeliest" follows the fusion.
             by_class = s.incomplete_by_class
             inc = np.array([s.incomplete], np.float32) if by_class is None else by_class
@@ -363,7 +397,7 @@ class CharModel:
             papers += paper
             early.append(decision)
         flat = [img for imgs in pieces for img in imgs]
-        scores = iter(self._second_opinion(self.read(flat), papers))
+        scores = iter(self._second_opinion(self.read(flat), papers, flat))
         results: list[Decision] = []
         for job, imgs, decision in zip(jobs, pieces, early, strict=True):
             these = [next(scores) for _ in imgs]

@@ -24,12 +24,14 @@ sys.path.insert(0, str(ROOT))
 
 from recognition.charmodel import (  # noqa: E402
     DEFAULT_READERS,
+    READER_INPUTS,
     CharModel,
     Fusion,
     Panel,
     SecondOpinion,
     Views,
     fuse,
+    reader_input,
 )
 from recognition.evaluate import image_folders, impostor_targets  # noqa: E402
 from recognition.ppocr import PPOCRRecognizer  # noqa: E402
@@ -44,7 +46,7 @@ def fused_all(p: F32, q: F32, fusion: Fusion) -> F32:
     n = q.shape[1]
     for i in range(len(p)):
         if fusion.unsure(p[i], n):
-            out[i] = fuse(p[i], q[i], fusion.known_scale)
+            out[i] = fuse(p[i], q[i], fusion.known_scale, fusion.weight)
     return out
 
 
@@ -124,6 +126,25 @@ def main() -> int:
         "(several: the geometric mean of their probabilities); default: the model's own "
         "(`fusion.readers` in model.json, else ppocr). Written with --write",
     )
+    ap.add_argument(
+        "--weight",
+        type=float,
+        default=None,
+        help="our model's share of the geometric mean with the readers (0.5: as much as "
+        "all readers together; 1/3: as much as each of two); default: the model's own",
+    )
+    ap.add_argument(
+        "--inputs",
+        default=None,
+        help=f"what the readers read, comma-separated, of {', '.join(READER_INPUTS)} (both: "
+        "the mean); default: the model's own (`fusion.inputs`, else photo)",
+    )
+    ap.add_argument(
+        "--cascades",
+        default="0.7,0.8,0.9",
+        help="the cascade thresholds to choose from, comma-separated (a higher one sends "
+        "more photos to the readers: slower)",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     roots = args.real or [SHARED / "chinese-mnist", SHARED / "casia-train"]
@@ -136,6 +157,12 @@ def main() -> int:
     readers = model.fusion.readers if model.fusion is not None else DEFAULT_READERS
     if args.readers is not None:
         readers = tuple(r.strip() for r in args.readers.split(",") if r.strip())
+    weight = model.fusion.weight if model.fusion is not None else 0.5
+    if args.weight is not None:
+        weight = args.weight
+    inputs = model.fusion.inputs if model.fusion is not None else ("photo",)
+    if args.inputs is not None:
+        inputs = tuple(i.strip() for i in args.inputs.split(",") if i.strip())
     members = [PPOCRRecognizer(args.model.parent / r) for r in readers]
     second: SecondOpinion = members[0] if len(members) == 1 else Panel(members)
     n = len(model.charset)
@@ -156,13 +183,17 @@ def main() -> int:
     p = np.stack([s.probs for s in scores])
     # Read at the true character: what verifying a right answer sees.
     incomplete = np.array([s.incomplete_for(int(c)) for s, c in zip(scores, lab, strict=True)])
-    q = second.char_probabilities(papers, model.charset)
+    shown = [
+        reader_input(name, pa, ink) for name in inputs for pa, ink in zip(papers, inks, strict=True)
+    ]
+    q = second.char_probabilities(shown, model.charset)
+    q = q.reshape(len(inputs), len(papers), -1).mean(axis=0)
     half = np.arange(len(lab)) % 2 == 0
 
     best: tuple[float, Fusion, float, float] | None = None
     for scale in (0.02, 0.05, 0.1, 0.2):
-        for cascade in (0.7, 0.8, 0.9):
-            fusion = Fusion(cascade=cascade, known_scale=scale, readers=readers)
+        for cascade in (float(c) for c in args.cascades.split(",") if c.strip()):
+            fusion = Fusion(cascade, scale, readers, weight, inputs)
             f = fused_all(p, q, fusion)
             # Naming a character (no target): turn away --reject of non-HSK 1 writing.
             knowns = [

@@ -23,6 +23,7 @@ from recognition.charmodel import (
     Job,
     Panel,
     Views,
+    fuse,
     load_char_model,
     load_second_opinion,
     prepare_job,
@@ -342,3 +343,58 @@ async def test_the_bot_compiles_pp_ocr_v6_small_once_for_lines_and_characters() 
     finally:
         await grader.close()
         await reader.close()
+
+
+def test_fusion_settings_are_checked_and_weighted() -> None:
+    old = Fusion.from_meta({"cascade": 0.7, "known_scale": 0.05})
+    assert (old.weight, old.inputs) == (0.5, ("photo",))
+    for bad in ({"weight": 1.0}, {"weight": 0}, {"inputs": []}, {"inputs": ["scan"]}):
+        with pytest.raises(ModelLoadError):
+            Fusion.from_meta({"cascade": 0.7, "known_scale": 0.05} | bad)
+    ours = np.array([0.8, 0.1, 0.05, 0.05], np.float32)  # three characters, then unknown
+    theirs = np.array([0.15, 0.7, 0.15], np.float32)
+    # A half each is the plain geometric mean; a third for ours lets the readers outvote it.
+    assert fuse(ours, theirs, 0.05).argmax() == 0
+    assert np.allclose(fuse(ours, theirs, 0.05), fuse(ours, theirs, 0.05, 0.5))
+    assert fuse(ours, theirs, 0.05, 1 / 3).argmax() == 1
+
+
+class _Recorder:
+    """A reader that remembers what it was shown (a test double)."""
+
+    def __init__(self) -> None:
+        self.shown: list[np.ndarray] = []
+
+    def char_probabilities(self, images: list[np.ndarray], charset: str) -> np.ndarray:
+        self.shown += images
+        out = np.zeros((len(images), len(charset)), np.float32)
+        # The photo says 你, the cleaned ink says 好: the fusion must hear both.
+        for i, im in enumerate(images):
+            out[i, charset.index("你" if im.shape != (48, 48) else "好")] = 0.9
+        return out
+
+
+def test_the_readers_see_the_photo_and_the_cleaned_ink_of_a_doubtful_character(
+    tmp_path: Path,
+) -> None:
+    copy = tmp_path / "char"
+    shutil.copytree(DEFAULT_DIR, copy)
+    meta = json.loads((copy / "model.json").read_text("utf-8"))
+    meta["fusion"] |= {"cascade": 1.01, "inputs": ["photo", "ink"], "weight": 0.5}
+    (copy / "model.json").write_text(json.dumps(meta), "utf-8")
+    reader = _Recorder()
+    model = CharModel(copy, second_opinion=reader)
+    gray = decode(photo("我"))
+    [verdict] = model.judge([Job(photo("我"), "我")])
+    assert len(reader.shown) == 2
+    seen_photo, seen_ink = reader.shown
+    assert seen_photo.shape == gray.shape and seen_ink.shape == (48, 48)
+    # The cleaned ink is the model's own input drawn dark on white.
+    ink = prepare(gray, model.size).image
+    assert np.array_equal(seen_ink, np.round(255 * (1 - np.clip(ink, 0, 1))).astype(np.uint8))
+    # Both readings count: 你 and 好 each got half of the readers' say.
+    [scores] = model._second_opinion(model.read([ink]), [gray], [ink])
+    top = {model.charset[i] for i in np.argsort(scores.probs[: len(model.charset)])[-3:]}
+    assert {"你", "好"} <= top
+    # Neither reading is 我, so the verdict follows the readers even against a sure model.
+    assert verdict.outcome is Outcome.WRONG_CHARACTER
