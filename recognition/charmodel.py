@@ -85,9 +85,16 @@ class Panel:
         self.members = tuple(members)
 
     def char_probabilities(self, images: Sequence[Gray], charset: str) -> npt.NDArray[np.float32]:
-        logs = [
-            np.log(np.clip(m.char_probabilities(images, charset), 1e-12, 1.0)) for m in self.members
-        ]
+        from recognition.ppocr import PPOCRRecognizer, char_tensor
+
+        readers = [m for m in self.members if isinstance(m, PPOCRRecognizer)]
+        if len(readers) == len(self.members):
+            # PaddleOCR readers take the same input: prepare it once, not once per reader.
+            tensors = [char_tensor(im) for im in images]
+            each = [r.tensor_probabilities(tensors, charset) for r in readers]
+        else:
+            each = [m.char_probabilities(images, charset) for m in self.members]
+        logs = [np.log(np.clip(q, 1e-12, 1.0)) for q in each]
         out: npt.NDArray[np.float32] = np.exp(np.mean(logs, axis=0)).astype(np.float32)
         return out
 

@@ -115,3 +115,9 @@ def test_a_symbol_with_the_same_strokes_counts_for_its_character() -> None:
     # The symbol's share is what lifts 十 here; no other character gains from it.
     assert score > steps[:, shi].max() + 0.05
     assert np.isclose(ren, steps[:, tiny._index["人"]].max(), atol=1e-6)
+
+
+def test_a_gray_character_is_prepared_as_its_rgb_copy_would_be() -> None:
+    gray = render("好", 64)
+    rgb = np.repeat(gray[:, :, None], 3, axis=2)
+    assert np.array_equal(char_tensor(gray), char_tensor(rgb))
