@@ -1,5 +1,6 @@
-"""PaddleOCR's line recognizers on OpenVINO (PP-OCRv4 for text lines, PP-OCRv6 as the
-character model's second opinion): text lines and single characters."""
+"""PaddleOCR's line recognizers on OpenVINO (PP-OCRv6 small for text lines, PP-OCRv6 small
+and tiny as the character model's second opinion, PP-OCRv4 where those are missing): text
+lines and single characters."""
 
 from __future__ import annotations
 
