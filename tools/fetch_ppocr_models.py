@@ -290,7 +290,9 @@ def write_readme(hashes: dict[str, str], checks: list[Check], licence_from: str)
     text = f"""# PP-OCRv4 Chinese models (OpenVINO IR)
 
 PaddleOCR's PP-OCRv4 Chinese text models, converted to OpenVINO IR for the recognition
-service, which must not depend on rapidocr or onnxruntime at run time.
+service, which must not depend on rapidocr or onnxruntime at run time. Since 2026-12-01
+the bot reads text lines with PP-OCRv6 small (`models/ppocr6/`) and uses `rec` here only
+when that folder is missing; `det` and `cls` are used as before.
 
 - `det.xml/.bin`: DB text detector (input 1x3xHxW, H and W multiples of 32; output a text
   probability map).
