@@ -67,6 +67,24 @@ def reader_input(name: str, paper: Gray, ink: Ink) -> Gray:
     return _as_paper(ink if ink.ndim == 2 else ink[0])
 
 
+def reader_probabilities(
+    second: SecondOpinion,
+    inputs: Sequence[str],
+    papers: Sequence[Gray],
+    inks: Sequence[Ink],
+    charset: str,
+) -> npt.NDArray[np.float32]:
+    """The second opinion on each character (its photo in ``papers``, its prepared ink in
+    ``inks``), shown every one of ``inputs``: the mean over the inputs, (N, len(charset))."""
+    shown = [
+        reader_input(name, pa, ink) for name in inputs for pa, ink in zip(papers, inks, strict=True)
+    ]
+    # One call for every input, so the readers batch them together; then the mean.
+    each = second.char_probabilities(shown, charset)
+    out: npt.NDArray[np.float32] = each.reshape(len(inputs), len(papers), -1).mean(axis=0)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """One photo to judge: its bytes and the character or word asked for (empty: classify)."""
@@ -159,10 +177,7 @@ def fuse(ours: Vector, theirs: Vector, known_scale: float, weight: float = 0.5) 
     our model's share of the geometric mean (a half: the plain geometric mean)."""
     n = len(theirs)
     chars = ours[:n] / max(float(ours[:n].sum()), 1e-9)
-    if weight == 0.5:
-        joint = np.sqrt(chars * np.clip(theirs, 0.0, 1.0))
-    else:
-        joint = chars**weight * np.clip(theirs, 0.0, 1.0) ** (1.0 - weight)
+    joint = chars**weight * np.clip(theirs, 0.0, 1.0) ** (1.0 - weight)
     known = min(1.0, float(joint.max()) / known_scale)
     out = np.empty(n + 1, dtype=np.float32)
     out[:n] = known * joint / max(float(joint.sum()), 1e-9)
@@ -380,10 +395,13 @@ class CharModel:
         unsure = [i for i, s in enumerate(scores) if fusion.unsure(s.probs, n)]
         if not unsure:
             return scores
-        shown = [reader_input(name, papers[i], inks[i]) for name in fusion.inputs for i in unsure]
-        # One call for every input, so the readers batch them together; then the mean.
-        each = self.second.char_probabilities(shown, self.charset)
-        theirs = each.reshape(len(fusion.inputs), len(unsure), -1).mean(axis=0)
+        theirs = reader_probabilities(
+            self.second,
+            fusion.inputs,
+            [papers[i] for i in unsure],
+            [inks[i] for i in unsure],
+            self.charset,
+        )
         out = list(scores)
         for row, i in enumerate(unsure):
             s = scores[i]
@@ -451,11 +469,18 @@ def load_second_opinion(
     meta = json.loads(meta_path.read_text("utf-8"))
     if "fusion" not in meta:
         return None
-    fusion = Fusion.from_meta(meta["fusion"])
+    return readers_opinion(model_dir.parent, Fusion.from_meta(meta["fusion"]).readers, shared)
+
+
+def readers_opinion(
+    models: Path, readers: Sequence[str], shared: Mapping[Path, SecondOpinion] | None = None
+) -> SecondOpinion | None:
+    """The recognizers in ``models/<reader>`` as one second opinion (several: a ``Panel``),
+    reusing those in ``shared``; None (logged) if a reader's folder is missing."""
     known = {Path(k).resolve(): v for k, v in (shared or {}).items()}
     members: list[SecondOpinion] = []
-    for name in fusion.readers:
-        folder = (model_dir.parent / name).resolve()
+    for name in readers:
+        folder = (models / name).resolve()
         if folder in known:
             members.append(known[folder])
         elif folder.is_dir():
@@ -464,8 +489,7 @@ def load_second_opinion(
             members.append(PPOCRRecognizer(folder))
         else:
             log.warning(
-                "recognition.second_opinion_missing",
-                extra={"fields": {"reader": str(folder), "model": str(model_dir)}},
+                "recognition.second_opinion_missing", extra={"fields": {"reader": str(folder)}}
             )
             return None
     return members[0] if len(members) == 1 else Panel(members)

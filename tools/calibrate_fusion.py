@@ -27,14 +27,12 @@ from recognition.charmodel import (  # noqa: E402
     READER_INPUTS,
     CharModel,
     Fusion,
-    Panel,
-    SecondOpinion,
     Views,
     fuse,
-    reader_input,
+    reader_probabilities,
+    readers_opinion,
 )
 from recognition.evaluate import image_folders, impostor_targets  # noqa: E402
-from recognition.ppocr import PPOCRRecognizer  # noqa: E402
 from recognition.preprocess import NoInk, decode, prepare  # noqa: E402
 
 F32 = npt.NDArray[np.float32]
@@ -165,8 +163,10 @@ def main() -> int:
     inputs = model.fusion.inputs if model.fusion is not None else ("photo",)
     if args.inputs is not None:
         inputs = tuple(i.strip() for i in args.inputs.split(",") if i.strip())
-    members = [PPOCRRecognizer(args.model.parent / r) for r in readers]
-    second: SecondOpinion = members[0] if len(members) == 1 else Panel(members)
+    second = readers_opinion(args.model.parent, readers)
+    if second is None:
+        print(f"a reader of {readers} is missing beside {args.model}", file=sys.stderr)
+        return 1
     n = len(model.charset)
     inks, papers, labels, folders = [], [], [], []
     for path, label in image_folders(*roots)[:: args.every]:
@@ -185,11 +185,7 @@ def main() -> int:
     p = np.stack([s.probs for s in scores])
     # Read at the true character: what verifying a right answer sees.
     incomplete = np.array([s.incomplete_for(int(c)) for s, c in zip(scores, lab, strict=True)])
-    shown = [
-        reader_input(name, pa, ink) for name in inputs for pa, ink in zip(papers, inks, strict=True)
-    ]
-    q = second.char_probabilities(shown, model.charset)
-    q = q.reshape(len(inputs), len(papers), -1).mean(axis=0)
+    q = reader_probabilities(second, inputs, papers, inks, model.charset)
     half = np.arange(len(lab)) % 2 == 0
 
     best: tuple[float, Fusion, float, float] | None = None
