@@ -27,6 +27,7 @@ from recognition.charmodel import (  # noqa: E402
     READER_INPUTS,
     CharModel,
     Fusion,
+    Panel,
     Views,
     fuse,
     reader_probabilities,
@@ -39,13 +40,30 @@ F32 = npt.NDArray[np.float32]
 SHARED = ROOT.parent / "shared" / "data" / "real-handwriting"
 
 
-def fused_all(p: F32, q: F32, fusion: Fusion) -> F32:
+def fused_all(p: F32, q: F32, fusion: Fusion, first: F32 | None = None) -> F32:
+    """What the bot answers for each character: ours alone when sure, else fused with the
+    readers (``q``), or with the first reader alone (``first``) where that settles it."""
     out = p.copy()
     n = q.shape[1]
     for i in range(len(p)):
         if fusion.unsure(p[i], n):
+            if first is not None and fusion.settle is not None:
+                alone = fuse(p[i], first[i], fusion.known_scale, fusion.weight)
+                if fusion.settles(alone, n):
+                    out[i] = alone
+                    continue
             out[i] = fuse(p[i], q[i], fusion.known_scale, fusion.weight)
     return out
+
+
+def unsettled(p: F32, first: F32 | None, fusion: Fusion) -> float:
+    """The share of doubtful characters the first reader alone does not settle."""
+    n = p.shape[1] - 1
+    doubtful = [i for i in range(len(p)) if fusion.unsure(p[i], n)]
+    if first is None or fusion.settle is None or not doubtful:
+        return 1.0
+    alone = [fuse(p[i], first[i], fusion.known_scale, fusion.weight) for i in doubtful]
+    return float(np.mean([not fusion.settles(a, n) for a in alone]))
 
 
 def rates(
@@ -145,6 +163,13 @@ def main() -> int:
         "sure character's best score at 0.92-0.95, so 0.9 sent 21%% of the benchmark's "
         "photos to the readers (0.8: 2.5%%) and it fell under 300 photos/s",
     )
+    ap.add_argument(
+        "--settle",
+        default=None,
+        help="ask the readers in stages: the first of --readers alone, the others only for "
+        "characters it leaves under this fused score ('none': all readers every time); "
+        "default: the model's own (`fusion.settle`)",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     roots = args.real or [SHARED / "chinese-mnist", SHARED / "casia-train"]
@@ -163,6 +188,9 @@ def main() -> int:
     inputs = model.fusion.inputs if model.fusion is not None else ("photo",)
     if args.inputs is not None:
         inputs = tuple(i.strip() for i in args.inputs.split(",") if i.strip())
+    settle = model.fusion.settle if model.fusion is not None else None
+    if args.settle is not None:
+        settle = None if args.settle == "none" else float(args.settle)
     second = readers_opinion(args.model.parent, readers)
     if second is None:
         print(f"a reader of {readers} is missing beside {args.model}", file=sys.stderr)
@@ -186,13 +214,16 @@ def main() -> int:
     # Read at the true character: what verifying a right answer sees.
     incomplete = np.array([s.incomplete_for(int(c)) for s, c in zip(scores, lab, strict=True)])
     q = reader_probabilities(second, inputs, papers, inks, model.charset)
+    first = None
+    if settle is not None and isinstance(second, Panel):
+        first = reader_probabilities(second.members[0], inputs, papers, inks, model.charset)
     half = np.arange(len(lab)) % 2 == 0
 
     best: tuple[float, Fusion, float, float] | None = None
     for scale in (0.02, 0.05, 0.1, 0.2):
         for cascade in (float(c) for c in args.cascades.split(",") if c.strip()):
-            fusion = Fusion(cascade, scale, readers, weight, inputs)
-            f = fused_all(p, q, fusion)
+            fusion = Fusion(cascade, scale, readers, weight, inputs, settle)
+            f = fused_all(p, q, fusion, first)
             # Naming a character (no target): turn away --reject of non-HSK 1 writing.
             knowns = [
                 float(k)
@@ -232,7 +263,7 @@ def main() -> int:
         if max(false_flags(float(t), half).values()) <= 0.03:
             inc = float(t)
             break
-    f = fused_all(p, q, fusion)
+    f = fused_all(p, q, fusion, first)
     report = {
         "views": model.views.as_meta(),
         "fusion": fusion.as_meta(),
@@ -247,6 +278,8 @@ def main() -> int:
         },
         "ours_alone_held_out": rates(p, lab, ~half, accept, known),
         "second_opinion_share": float(np.mean(p[:, :n].max(1) < fusion.cascade)),
+        # Of those, the share the first reader alone did not settle (all, without stages).
+        "unsettled_share": unsettled(p, first, fusion),
         "sources": [str(r) for r in roots],
     }
     print(json.dumps(report, indent=2))

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ from recognition.charmodel import (
     load_char_model,
     load_second_opinion,
     prepare_job,
+    reader_probabilities,
+    staged_fusion,
 )
 from recognition.grading import CharacterGrader
 from recognition.ppocr import PPOCRRecognizer
@@ -309,7 +312,8 @@ def test_a_shared_recognizer_is_not_compiled_again(tmp_path: Path) -> None:
     shared = _Fixed([0.5] * 178)
     panel = load_second_opinion(DEFAULT_DIR, shared={DEFAULT_DIR.parent / "ppocr6/small": shared})
     assert isinstance(panel, Panel)
-    assert panel.members[0] is shared and isinstance(panel.members[1], PPOCRRecognizer)
+    # Tiny is asked first (the cheaper), small where tiny leaves a character unsettled.
+    assert isinstance(panel.members[0], PPOCRRecognizer) and panel.members[1] is shared
 
 
 def test_a_model_whose_reader_is_missing_answers_alone(tmp_path: Path) -> None:
@@ -338,7 +342,7 @@ async def test_the_bot_compiles_pp_ocr_v6_small_once_for_lines_and_characters() 
     try:
         panel = grader.model.second
         assert isinstance(panel, Panel)
-        assert panel.members[0] is recognizer is reader.ocr.recognizer
+        assert panel.members[1] is recognizer is reader.ocr.recognizer
         assert recognizer.model_dir.resolve() == (DEFAULT_DIR.parent / "ppocr6/small").resolve()
     finally:
         await grader.close()
@@ -398,3 +402,76 @@ def test_the_readers_see_the_photo_and_the_cleaned_ink_of_a_doubtful_character(
     assert {"你", "好"} <= top
     # Neither reading is 我, so the verdict follows the readers even against a sure model.
     assert verdict.outcome is Outcome.WRONG_CHARACTER
+
+
+class _Counter(_Fixed):
+    """A fixed reader that counts the images it reads (a test double)."""
+
+    def __init__(self, row: list[float]) -> None:
+        super().__init__(row)
+        self.read = 0
+
+    def char_probabilities(self, images: list[np.ndarray], charset: str) -> np.ndarray:
+        self.read += len(images)
+        return super().char_probabilities(images, charset)
+
+
+def _staged(settle: float | None) -> Fusion:
+    return Fusion(0.8, 0.05, ("first", "second"), 1 / 3, ("photo", "ink"), settle)
+
+
+def test_the_first_reader_alone_answers_where_it_settles_the_character() -> None:
+    first, second = _Counter([0.9, 0.05, 0.05]), _Counter([0.8, 0.1, 0.1])
+    panel = Panel([first, second])
+    sure = np.array([0.7, 0.1, 0.1, 0.1], np.float32)  # ours agrees with the first reader
+    torn = np.array([0.1, 0.7, 0.1, 0.1], np.float32)  # ours says b, the reader a
+    page, ink = np.full((20, 20), 255, np.uint8), np.zeros((48, 48), np.float32)
+    fusion = _staged(0.85)
+    settled, unsettled = staged_fusion(panel, fusion, [sure, torn], [page, page], [ink, ink], "abc")
+    # Ours with the first reader: a is sure enough for `sure`, not for `torn`.
+    alone = fuse(sure, first.row, 0.05, 1 / 3)
+    assert alone[:3].max() >= 0.85 and np.allclose(settled, alone)
+    assert fuse(torn, first.row, 0.05, 1 / 3)[:3].max() < 0.85
+    # Both inputs of both characters went to the first reader, only the unsettled
+    # character's to the second, and its verdict is the whole panel's.
+    assert (first.read, second.read) == (4, 2)
+    both = panel.char_probabilities([page], "abc")[0]
+    assert np.allclose(unsettled, fuse(torn, both, 0.05, 1 / 3), atol=1e-6)
+    # Never settled: every reader reads everything, as without stages.
+    first.read = second.read = 0
+    again = staged_fusion(panel, _staged(1.0), [sure, torn], [page] * 2, [ink] * 2, "abc")
+    assert np.allclose(again[0], fuse(sure, both, 0.05, 1 / 3), atol=1e-6)
+    assert (first.read, second.read) == (4, 4)
+
+
+def test_stages_are_a_setting_of_model_json_checked_at_load() -> None:
+    meta = {"cascade": 0.8, "known_scale": 0.02, "readers": ["a", "b"], "settle": 0.97}
+    fusion = Fusion.from_meta(meta)
+    assert fusion.settle == 0.97 and Fusion.from_meta(fusion.as_meta()) == fusion
+    assert "settle" not in _staged(None).as_meta()  # older files stay as they were
+    for bad in (0, 1.5, -0.1):
+        with pytest.raises(ModelLoadError):
+            Fusion.from_meta(meta | {"settle": bad})
+
+
+def test_the_shipped_panel_in_stages_gives_the_panels_verdicts(model: CharModel) -> None:
+    assert model.fusion is not None and isinstance(model.second, Panel)
+    papers = [decode(photo(ch)) for ch in "我你好"]
+    inks = [prepare(p, model.size).image for p in papers]
+    ours = [np.full(179, 1 / 179, np.float32)] * 3  # ours has no idea: the readers decide
+    fusion = model.fusion
+    every = Fusion(
+        *(fusion.cascade, fusion.known_scale, fusion.readers), fusion.weight, fusion.inputs
+    )
+    whole = [
+        fuse(o, t, every.known_scale, every.weight)
+        for o, t in zip(
+            ours,
+            reader_probabilities(model.second, every.inputs, papers, inks, model.charset),
+            strict=True,
+        )
+    ]
+    never = replace(every, settle=1.0)
+    staged = staged_fusion(model.second, never, ours, papers, inks, model.charset)
+    assert np.allclose(np.stack(staged), np.stack(whole), atol=1e-5)
+    assert [model.charset[int(np.argmax(s[:178]))] for s in staged] == list("我你好")
