@@ -356,6 +356,13 @@ class CharModel:
             raise ModelLoadError(f"no character model in {self.dir} (model.json is missing)")
         meta = json.loads(meta_path.read_text("utf-8"))
         self.size = int(meta["input_size"])
+        # Ink values are raised to this power before the model reads them. Real ink is
+        # fainter and more uneven than the synthetic ink the model was trained on, and its
+        # faint strokes read as missing: 0.8 lifted our model's top-1 on real handwriting
+        # from 87.1% to 88.8% (model card). 1: the ink as prepared.
+        self.gamma = float(meta.get("input_gamma", 1.0))
+        if not 0.0 < self.gamma <= 4.0:
+            raise ModelLoadError("model.json: input_gamma must be above 0 and at most 4")
         self.charset = (self.dir / meta["charset"]).read_text("utf-8").strip()
         self.templates = np.load(self.dir / meta["templates"]).astype(np.float32)
         self.thresholds = Thresholds(**meta["thresholds"])
@@ -377,7 +384,10 @@ class CharModel:
 
     def _outputs(self, images: npt.NDArray[np.float32]) -> tuple[Outputs, Outputs, Outputs]:
         """The model's probs, embeddings and incomplete scores for (N, size, size) images."""
-        out = self.engine.infer(images.astype(np.float32)[..., None])
+        x = images.astype(np.float32)
+        if self.gamma != 1.0:
+            x = np.clip(x, 0.0, 1.0) ** np.float32(self.gamma)
+        out = self.engine.infer(x[..., None])
         probs, emb, inc = (
             np.asarray(out[k], np.float32) for k in ("probs", "embedding", "incomplete")
         )

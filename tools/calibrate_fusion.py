@@ -170,10 +170,20 @@ def main() -> int:
         "characters it leaves under this fused score ('none': all readers every time); "
         "default: the model's own (`fusion.settle`)",
     )
+    ap.add_argument(
+        "--gamma",
+        type=float,
+        default=None,
+        help="the power our model's input ink is raised to (`input_gamma`: real ink is "
+        "fainter than synthetic; 1 reads it as prepared); default: the model's own. "
+        "Written with --write",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     roots = args.real or [SHARED / "chinese-mnist", SHARED / "casia-train"]
     model = CharModel(args.model)
+    if args.gamma is not None:
+        model.gamma = args.gamma
     margins = model.views.margins
     if args.views is not None:
         margins = tuple(float(v) for v in args.views.split(",") if v.strip())
@@ -265,6 +275,7 @@ def main() -> int:
             break
     f = fused_all(p, q, fusion, first)
     report = {
+        "input_gamma": model.gamma,
         "views": model.views.as_meta(),
         "fusion": fusion.as_meta(),
         "accept": accept,
@@ -288,6 +299,7 @@ def main() -> int:
         meta = json.loads(meta_path.read_text("utf-8"))
         meta["fusion"] = report["fusion"]
         meta["views"] = model.views.as_meta()
+        meta["input_gamma"] = model.gamma
         # The embedding check adds nothing on real ink once both opinions are fused (a
         # negative cosine rejected right answers), so it is switched off (-1).
         meta["thresholds"] |= {

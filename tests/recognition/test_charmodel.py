@@ -475,3 +475,28 @@ def test_the_shipped_panel_in_stages_gives_the_panels_verdicts(model: CharModel)
     staged = staged_fusion(model.second, never, ours, papers, inks, model.charset)
     assert np.allclose(np.stack(staged), np.stack(whole), atol=1e-5)
     assert [model.charset[int(np.argmax(s[:178]))] for s in staged] == list("我你好")
+
+
+def test_the_model_reads_its_ink_raised_to_input_gamma(tmp_path: Path, model: CharModel) -> None:
+    assert model.gamma == json.loads((DEFAULT_DIR / "model.json").read_text("utf-8"))["input_gamma"]
+    copy = tmp_path / "char"
+    shutil.copytree(DEFAULT_DIR, copy)
+    meta = json.loads((copy / "model.json").read_text("utf-8"))
+
+    def with_gamma(gamma: object) -> CharModel:
+        (copy / "model.json").write_text(json.dumps(meta | {"input_gamma": gamma}), "utf-8")
+        return CharModel(copy)
+
+    ink = prepare(decode(photo("我")), model.size).image
+    [raised] = with_gamma(0.5).scores([ink])
+    [plain] = with_gamma(1.0).scores([np.sqrt(ink)])
+    assert np.allclose(raised.probs, plain.probs, atol=1e-6)
+    [as_prepared] = with_gamma(1.0).scores([ink])
+    assert not np.allclose(as_prepared.probs, raised.probs, atol=1e-4)
+    for bad in (0, -1, 5):
+        with pytest.raises(ModelLoadError):
+            with_gamma(bad)
+    # A model.json without the key reads the ink as prepared.
+    del meta["input_gamma"]
+    (copy / "model.json").write_text(json.dumps(meta), "utf-8")
+    assert CharModel(copy).gamma == 1.0
