@@ -124,8 +124,14 @@ def _manifest(root: Path) -> tuple[dict[str, str], set[str], int]:
     return writers, rejected, bad
 
 
-def load_feedback(root: Path, charset: str, size: int, progress: bool = False) -> Feedback:
+def load_feedback(
+    root: Path, charset: str, size: int, progress: bool = False, gamma: float = 1.0
+) -> Feedback:
     """``root/<character>/*.png`` and ``root/unknown/*.png`` as the model's classes.
+
+    Each image is prepared as the bot prepares a photo for the model, ink raised to
+    ``gamma`` included (``model.json`` ``input_gamma``): the model learns from and is
+    measured on real ink as it will read it. Synthetic ink is not raised.
 
     As in ``hanzi-bot evaluate chars``, a folder named after one character outside the
     charset is unknown writing (that is what the model should call it); other folder
@@ -164,6 +170,8 @@ def load_feedback(root: Path, charset: str, size: int, progress: bool = False) -
             continue
         try:
             ink = prepare(decode(path.read_bytes()), size).image
+            if gamma != 1.0:
+                ink = np.clip(ink, 0.0, 1.0) ** np.float32(gamma)
         except NoInk:
             skipped.setdefault("no ink found", []).append(rel)
             continue
@@ -438,7 +446,8 @@ def run(cfg: RetrainConfig) -> dict[str, Any]:
     th = Thresholds(**meta["thresholds"])
     old_version = modelstore.model_version(cfg.model_dir)
 
-    fb = load_feedback(cfg.feedback, charset, size, cfg.progress)
+    gamma = float(meta.get("input_gamma", 1.0))
+    fb = load_feedback(cfg.feedback, charset, size, cfg.progress, gamma)
     train_rows, held_rows, how = split(fb, cfg.holdout, cfg.seed)
     log(
         f"feedback: {len(fb)} of {fb.found} images usable, {len(train_rows)} to train on, "

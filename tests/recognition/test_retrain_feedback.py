@@ -156,3 +156,14 @@ def test_the_command_reports_an_empty_folder_without_a_traceback(
 
     assert code == 2
     assert "no images in" in capsys.readouterr().err
+
+
+def test_feedback_ink_is_raised_to_the_models_input_gamma(tmp_path: Path) -> None:
+    write(tmp_path / "大" / "1.png", strokes_png(1))
+    plain = load_feedback(tmp_path, CHARSET, 48).x[0].astype(np.float32) / 255
+    raised = load_feedback(tmp_path, CHARSET, 48, gamma=0.5).x[0].astype(np.float32) / 255
+    # What the bot's model reads of the same photo: faint ink lifted, paper and the
+    # darkest ink where they were.
+    assert np.allclose(raised, np.sqrt(plain), atol=2 / 255)
+    assert raised.max() == plain.max() and (raised[plain == 0] == 0).all()
+    assert (raised >= plain).all() and (raised > plain + 0.05).any()
