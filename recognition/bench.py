@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recognition.charmodel import CharModel, load_char_model
+from recognition.charmodel import CharModel, Tally, load_char_model
 from recognition.grading import CharacterGrader
 from recognition.runtime import default_threads
 
@@ -67,11 +67,13 @@ async def _ours(model: CharModel, photos: list[tuple[bytes, str]], concurrency: 
 
     try:
         await asyncio.gather(*(one(d, t) for d, t in photos[:concurrency]))  # warm-up
+        model.tally = Tally()
         start = time.perf_counter()
         await asyncio.gather(*(one(d, t) for d, t in photos))
         elapsed = time.perf_counter() - start
         stats = grader.service.stats
         print(f"  batches: {stats.batches}, largest {stats.largest_batch}")
+        print(f"  second opinion: {model.tally.line()}")
     finally:
         await grader.close()
     return elapsed

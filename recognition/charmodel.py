@@ -228,6 +228,25 @@ def fuse(ours: Vector, theirs: Vector, known_scale: float, weight: float = 0.5) 
     return out
 
 
+@dataclass(slots=True)
+class Tally:
+    """What the second opinion cost so far: characters read, how many were doubtful (the
+    readers were asked), and how many of those every reader read (not settled by the
+    first). For benchmarks and logs; counts, not timings."""
+
+    characters: int = 0
+    doubtful: int = 0
+    all_readers: int = 0
+
+    def line(self) -> str:
+        """One line of the shares, as the benchmark prints it."""
+        c = max(self.characters, 1)
+        return (
+            f"{self.characters} characters, {100 * self.doubtful / c:.1f}% doubtful (the "
+            f"readers asked), {100 * self.all_readers / c:.1f}% read by every reader"
+        )
+
+
 def staged_fusion(
     panel: Panel,
     fusion: Fusion,
@@ -235,6 +254,7 @@ def staged_fusion(
     papers: Sequence[Gray],
     inks: Sequence[Ink],
     charset: str,
+    tally: Tally | None = None,
 ) -> list[Vector]:
     """Our scores of doubtful characters fused with the panel's readings, asked in stages
     (``Fusion.settle``): the first reader reads every character, the others only those
@@ -250,6 +270,8 @@ def staged_fusion(
     alone = first.reshape(k, m, -1).mean(axis=0)
     out = [fuse(o, a, fusion.known_scale, fusion.weight) for o, a in zip(ours, alone, strict=True)]
     rest = [i for i in range(m) if not fusion.settles(out[i], n)]
+    if tally is not None:
+        tally.all_readers += len(rest)
     if not rest or len(panel.members) == 1:
         return out
     rows = [j * m + i for j in range(k) for i in rest]
@@ -381,6 +403,7 @@ class CharModel:
         self.fusion = Fusion.from_meta(meta["fusion"]) if "fusion" in meta else None
         # Without a fusion section the model's thresholds are for its own scores alone.
         self.second = second_opinion if self.fusion is not None else None
+        self.tally = Tally()
 
     def _outputs(self, images: npt.NDArray[np.float32]) -> tuple[Outputs, Outputs, Outputs]:
         """The model's probs, embeddings and incomplete scores for (N, size, size) images."""
@@ -481,6 +504,8 @@ class CharModel:
             return scores
         n = len(self.charset)
         unsure = [i for i, s in enumerate(scores) if fusion.unsure(s.probs, n)]
+        self.tally.characters += len(scores)
+        self.tally.doubtful += len(unsure)
         if not unsure:
             return scores
         ours = [scores[i].probs for i in unsure]
@@ -488,9 +513,16 @@ class CharModel:
         doubtful_inks = [inks[i] for i in unsure]
         if isinstance(self.second, Panel) and fusion.settle is not None:
             fused = staged_fusion(
-                self.second, fusion, ours, doubtful_papers, doubtful_inks, self.charset
+                self.second,
+                fusion,
+                ours,
+                doubtful_papers,
+                doubtful_inks,
+                self.charset,
+                self.tally,
             )
         else:
+            self.tally.all_readers += len(unsure)
             theirs = reader_probabilities(
                 self.second, fusion.inputs, doubtful_papers, doubtful_inks, self.charset
             )

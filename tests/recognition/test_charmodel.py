@@ -23,6 +23,7 @@ from recognition.charmodel import (
     Fusion,
     Job,
     Panel,
+    Tally,
     Views,
     fuse,
     load_char_model,
@@ -500,3 +501,26 @@ def test_the_model_reads_its_ink_raised_to_input_gamma(tmp_path: Path, model: Ch
     del meta["input_gamma"]
     (copy / "model.json").write_text(json.dumps(meta), "utf-8")
     assert CharModel(copy).gamma == 1.0
+
+
+def test_the_model_counts_what_the_second_opinion_cost(tmp_path: Path) -> None:
+    copy = tmp_path / "char"
+    shutil.copytree(DEFAULT_DIR, copy)
+    (tmp_path / "ppocr6").symlink_to(DEFAULT_DIR.parent / "ppocr6")
+    meta = json.loads((copy / "model.json").read_text("utf-8"))
+    jobs = [Job(photo("我"), "我"), Job(photo("你好"), "你好"), Job(b"not an image", "我")]
+
+    def tally(**fusion: float) -> Tally:
+        (copy / "model.json").write_text(json.dumps(meta | {"fusion": meta["fusion"] | fusion}))
+        model = load_char_model(copy)
+        assert isinstance(model.second, Panel)
+        model.judge(jobs)
+        return model.tally
+
+    # Everything doubtful: three characters (the word has two; the broken file none).
+    never = tally(cascade=1.01, settle=1.0)
+    assert (never.characters, never.doubtful, never.all_readers) == (3, 3, 3)
+    always = tally(cascade=1.01, settle=1e-6)  # the first reader settles everything
+    assert (always.doubtful, always.all_readers) == (3, 0)
+    assert tally(cascade=0.0).doubtful == 0  # our model sure of everything
+    assert "100.0% doubtful" in never.line() and "0.0% read by every reader" in always.line()
