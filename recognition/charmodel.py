@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +68,13 @@ def reader_input(name: str, paper: Gray, ink: Ink) -> Gray:
     return _as_paper(ink if ink.ndim == 2 else ink[0])
 
 
+def reader_inputs(inputs: Sequence[str], papers: Sequence[Gray], inks: Sequence[Ink]) -> list[Gray]:
+    """Every character as each of ``inputs`` shows it, input after input (one batch)."""
+    return [
+        reader_input(name, pa, ink) for name in inputs for pa, ink in zip(papers, inks, strict=True)
+    ]
+
+
 def reader_probabilities(
     second: SecondOpinion,
     inputs: Sequence[str],
@@ -76,9 +84,7 @@ def reader_probabilities(
 ) -> npt.NDArray[np.float32]:
     """The second opinion on each character (its photo in ``papers``, its prepared ink in
     ``inks``), shown every one of ``inputs``: the mean over the inputs, (N, len(charset))."""
-    shown = [
-        reader_input(name, pa, ink) for name in inputs for pa, ink in zip(papers, inks, strict=True)
-    ]
+    shown = reader_inputs(inputs, papers, inks)
     # One call for every input, so the readers batch them together; then the mean.
     each = second.char_probabilities(shown, charset)
     out: npt.NDArray[np.float32] = each.reshape(len(inputs), len(papers), -1).mean(axis=0)
@@ -232,11 +238,19 @@ def fuse(ours: Vector, theirs: Vector, known_scale: float, weight: float = 0.5) 
 class Tally:
     """What the second opinion cost so far: characters read, how many were doubtful (the
     readers were asked), and how many of those every reader read (not settled by the
-    first). For benchmarks and logs; counts, not timings."""
+    first). For benchmarks and logs; counts, not timings. Safe to add to from the
+    service's worker threads."""
 
     characters: int = 0
     doubtful: int = 0
     all_readers: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, characters: int = 0, doubtful: int = 0, all_readers: int = 0) -> None:
+        with self._lock:
+            self.characters += characters
+            self.doubtful += doubtful
+            self.all_readers += all_readers
 
     def line(self) -> str:
         """One line of the shares, as the benchmark prints it."""
@@ -260,18 +274,13 @@ def staged_fusion(
     (``Fusion.settle``): the first reader reads every character, the others only those
     it leaves unsettled. Each input is prepared once for all readers."""
     k, m, n = len(fusion.inputs), len(papers), len(charset)
-    shown = [
-        reader_input(name, pa, ink)
-        for name in fusion.inputs
-        for pa, ink in zip(papers, inks, strict=True)
-    ]
-    prepared = panel.prepare(shown)
+    prepared = panel.prepare(reader_inputs(fusion.inputs, papers, inks))
     first = panel.member_probabilities(0, prepared, charset)
     alone = first.reshape(k, m, -1).mean(axis=0)
     out = [fuse(o, a, fusion.known_scale, fusion.weight) for o, a in zip(ours, alone, strict=True)]
     rest = [i for i in range(m) if not fusion.settles(out[i], n)]
     if tally is not None:
-        tally.all_readers += len(rest)
+        tally.add(all_readers=len(rest))
     if not rest or len(panel.members) == 1:
         return out
     rows = [j * m + i for j in range(k) for i in rest]
@@ -504,8 +513,7 @@ class CharModel:
             return scores
         n = len(self.charset)
         unsure = [i for i, s in enumerate(scores) if fusion.unsure(s.probs, n)]
-        self.tally.characters += len(scores)
-        self.tally.doubtful += len(unsure)
+        self.tally.add(characters=len(scores), doubtful=len(unsure))
         if not unsure:
             return scores
         ours = [scores[i].probs for i in unsure]
@@ -522,7 +530,7 @@ class CharModel:
                 self.tally,
             )
         else:
-            self.tally.all_readers += len(unsure)
+            self.tally.add(all_readers=len(unsure))
             theirs = reader_probabilities(
                 self.second, fusion.inputs, doubtful_papers, doubtful_inks, self.charset
             )
