@@ -142,7 +142,7 @@ def is_dark_background(gray: Gray) -> bool:
     wide changes of brightness are taken out (a tiled median background), because a
     reflection on paper is a long bright tail too, and read on the raw picture it looked
     like a board."""
-    small = _shrink(gray, POLARITY_SIDE)
+    small = shrink(gray, POLARITY_SIDE)
     residual = small.astype(np.float32) - _tile_background(small)
     lo, hi = _percentiles(residual, (2, 98))
     # The two answers only differ from np.percentile's in the last bits: ask numpy when
@@ -168,7 +168,8 @@ def _percentiles(values: npt.NDArray[np.float32], qs: tuple[float, ...]) -> list
     ]
 
 
-def _shrink(gray: Gray, side: int) -> Gray:
+def shrink(gray: Gray, side: int) -> Gray:
+    """``gray`` with its larger side at most ``side`` (box-averaged), else as it is."""
     h, w = gray.shape
     if max(h, w) <= side:
         return gray
@@ -560,7 +561,7 @@ def _mass_box(ink: Ink, share: float = 0.005) -> tuple[int, int, int, int]:
 
 def normalised_ink(gray: Gray, *, guard_strokes: bool = True) -> tuple[Ink, bool, int, float]:
     """The cleaned ink map of a photo at working size: (ink, inverted, grid lines, contrast)."""
-    small = _shrink(gray, WORK_SIDE)
+    small = shrink(gray, WORK_SIDE)
     ink, inverted = ink_map(small)
     h, w = ink.shape
     by, bx = max(1, round(h * BORDER)), max(1, round(w * BORDER))

@@ -524,3 +524,23 @@ def test_the_model_counts_what_the_second_opinion_cost(tmp_path: Path) -> None:
     assert (always.doubtful, always.all_readers) == (3, 0)
     assert tally(cascade=0.0).doubtful == 0  # our model sure of everything
     assert "100.0% doubtful" in never.line() and "0.0% read by every reader" in always.line()
+
+
+def test_the_readers_see_a_big_photo_at_the_size_our_preprocessing_works_at(
+    tmp_path: Path,
+) -> None:
+    copy = tmp_path / "char"
+    shutil.copytree(DEFAULT_DIR, copy)
+    meta = json.loads((copy / "model.json").read_text("utf-8"))
+    meta["fusion"] |= {"cascade": 1.01, "inputs": ["photo"]}  # every character doubtful
+    (copy / "model.json").write_text(json.dumps(meta), "utf-8")
+    reader = _Recorder()
+    model = CharModel(copy, second_opinion=reader)
+    big = photo("我", size=1000)
+    [verdict] = model.judge([Job(big, "我")])
+    [seen] = reader.shown
+    assert decode(big).shape == (1000, 1000) and seen.shape == (256, 256)
+    # The same photo at 240 px is shown as it is.
+    model.judge([Job(photo("我"), "我")])
+    assert reader.shown[1].shape == (240, 240)
+    assert verdict.outcome is Outcome.WRONG_CHARACTER  # the fake reader says 你, not 我

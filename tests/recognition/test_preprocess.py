@@ -761,7 +761,7 @@ def test_ink_level_and_polarity_are_the_plain_computations(seed: int) -> None:
         top = np.sort(flat)[-k:]
         assert pp._ink_level(ink) == pytest.approx(float(top.mean()), rel=1e-6)
         gray = rng.integers(0, 256, (h, w), dtype=np.uint8)
-        small = pp._shrink(gray, pp.POLARITY_SIDE)
+        small = pp.shrink(gray, pp.POLARITY_SIDE)
         residual = small.astype(np.float32) - pp._tile_background(small)
         lo, hi = np.percentile(residual, (2, 98))
         plain = bool(np.median(small) < 96) if hi - lo < 24 else bool(-lo < hi)
