@@ -379,16 +379,22 @@ class _Recorder:
         return out
 
 
-def test_the_readers_see_the_photo_and_the_cleaned_ink_of_a_doubtful_character(
-    tmp_path: Path,
-) -> None:
+def _doubting_model(tmp_path: Path, reader: _Recorder, **fusion: object) -> CharModel:
+    """A copy of the shipped model that finds every character doubtful (cascade above 1)
+    and asks ``reader``, with ``fusion`` settings changed."""
     copy = tmp_path / "char"
     shutil.copytree(DEFAULT_DIR, copy)
     meta = json.loads((copy / "model.json").read_text("utf-8"))
-    meta["fusion"] |= {"cascade": 1.01, "inputs": ["photo", "ink"], "weight": 0.5}
+    meta["fusion"] |= {"cascade": 1.01} | fusion
     (copy / "model.json").write_text(json.dumps(meta), "utf-8")
+    return CharModel(copy, second_opinion=reader)
+
+
+def test_the_readers_see_the_photo_and_the_cleaned_ink_of_a_doubtful_character(
+    tmp_path: Path,
+) -> None:
     reader = _Recorder()
-    model = CharModel(copy, second_opinion=reader)
+    model = _doubting_model(tmp_path, reader, inputs=["photo", "ink"], weight=0.5)
     gray = decode(photo("我"))
     [verdict] = model.judge([Job(photo("我"), "我")])
     assert len(reader.shown) == 2
@@ -529,13 +535,8 @@ def test_the_model_counts_what_the_second_opinion_cost(tmp_path: Path) -> None:
 def test_the_readers_see_a_big_photo_at_the_size_our_preprocessing_works_at(
     tmp_path: Path,
 ) -> None:
-    copy = tmp_path / "char"
-    shutil.copytree(DEFAULT_DIR, copy)
-    meta = json.loads((copy / "model.json").read_text("utf-8"))
-    meta["fusion"] |= {"cascade": 1.01, "inputs": ["photo"]}  # every character doubtful
-    (copy / "model.json").write_text(json.dumps(meta), "utf-8")
     reader = _Recorder()
-    model = CharModel(copy, second_opinion=reader)
+    model = _doubting_model(tmp_path, reader, inputs=["photo"])
     big = photo("我", size=1000)
     [verdict] = model.judge([Job(big, "我")])
     [seen] = reader.shown
