@@ -217,9 +217,13 @@ class Fusion:
         """Whether our model's scores (charset then "unknown") need the second opinion."""
         return float(ours[:n_chars].max()) < self.cascade
 
-    def settles(self, fused: Vector, n_chars: int) -> bool:
-        """Whether scores fused with the first reader alone are the answer (``settle``)."""
-        return self.settle is not None and float(fused[:n_chars].max()) >= self.settle
+    def settled(self, ours: Vector, first: Vector, n_chars: int) -> Vector | None:
+        """Our scores fused with the first reader's alone, when that settles the character
+        (some character at least ``settle``); else None: every reader is needed."""
+        if self.settle is None:
+            return None
+        alone = fuse(ours, first, self.known_scale, self.weight)
+        return alone if float(alone[:n_chars].max()) >= self.settle else None
 
 
 def fuse(ours: Vector, theirs: Vector, known_scale: float, weight: float = 0.5) -> Vector:
@@ -278,21 +282,23 @@ def staged_fusion(
     prepared = panel.prepare(reader_inputs(fusion.inputs, papers, inks))
     first = panel.member_probabilities(0, prepared, charset)
     alone = first.reshape(k, m, -1).mean(axis=0)
-    out = [fuse(o, a, fusion.known_scale, fusion.weight) for o, a in zip(ours, alone, strict=True)]
-    rest = [i for i in range(m) if not fusion.settles(out[i], n)]
+    settled = [fusion.settled(o, a, n) for o, a in zip(ours, alone, strict=True)]
+    rest = [i for i, done in enumerate(settled) if done is None]
     if tally is not None:
         tally.add(all_readers=len(rest))
-    if not rest or len(panel.members) == 1:
-        return out
+    if not rest:
+        return [done for done in settled if done is not None]
     rows = [j * m + i for j in range(k) for i in rest]
     sub = [prepared[r] for r in rows]
     each = [first[rows]] + [
         panel.member_probabilities(t, sub, charset) for t in range(1, len(panel.members))
     ]
     theirs = panel.combine(each).reshape(k, len(rest), -1).mean(axis=0)
-    for row, i in enumerate(rest):
-        out[i] = fuse(ours[i], theirs[row], fusion.known_scale, fusion.weight)
-    return out
+    by_all = {
+        i: fuse(ours[i], theirs[row], fusion.known_scale, fusion.weight)
+        for row, i in enumerate(rest)
+    }
+    return [by_all[i] if done is None else done for i, done in enumerate(settled)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,12 +47,8 @@ def fused_all(p: F32, q: F32, fusion: Fusion, first: F32 | None = None) -> F32:
     n = q.shape[1]
     for i in range(len(p)):
         if fusion.unsure(p[i], n):
-            if first is not None and fusion.settle is not None:
-                alone = fuse(p[i], first[i], fusion.known_scale, fusion.weight)
-                if fusion.settles(alone, n):
-                    out[i] = alone
-                    continue
-            out[i] = fuse(p[i], q[i], fusion.known_scale, fusion.weight)
+            alone = None if first is None else fusion.settled(p[i], first[i], n)
+            out[i] = fuse(p[i], q[i], fusion.known_scale, fusion.weight) if alone is None else alone
     return out
 
 
@@ -62,8 +58,7 @@ def unsettled(p: F32, first: F32 | None, fusion: Fusion) -> float:
     doubtful = [i for i in range(len(p)) if fusion.unsure(p[i], n)]
     if first is None or fusion.settle is None or not doubtful:
         return 1.0
-    alone = [fuse(p[i], first[i], fusion.known_scale, fusion.weight) for i in doubtful]
-    return float(np.mean([not fusion.settles(a, n) for a in alone]))
+    return float(np.mean([fusion.settled(p[i], first[i], n) is None for i in doubtful]))
 
 
 def rates(
