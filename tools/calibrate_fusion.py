@@ -173,6 +173,12 @@ def main() -> int:
         "fainter than synthetic; 1 reads it as prepared); default: the model's own. "
         "Written with --write",
     )
+    ap.add_argument(
+        "--keep",
+        action="store_true",
+        help="no search: report the model's own thresholds and fusion (model.json) on this "
+        "split, to compare two calibrations on the same images",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     roots = args.real or [SHARED / "chinese-mnist", SHARED / "casia-train"]
@@ -225,7 +231,13 @@ def main() -> int:
     half = np.arange(len(lab)) % 2 == 0
 
     best: tuple[float, Fusion, float, float] | None = None
-    for scale in (0.02, 0.05, 0.1, 0.2):
+    if args.keep:
+        if model.fusion is None:
+            print("--keep: the model has no fusion settings to keep", file=sys.stderr)
+            return 1
+        t = model.thresholds
+        best = (0.0, model.fusion, t.accept, t.known)
+    for scale in () if args.keep else (0.02, 0.05, 0.1, 0.2):
         for cascade in (float(c) for c in args.cascades.split(",") if c.strip()):
             fusion = Fusion(cascade, scale, readers, weight, inputs, settle)
             f = fused_all(p, q, fusion, first)
@@ -263,8 +275,8 @@ def main() -> int:
 
     # At most 3% in every folder, not only pooled: fast joined writing (CASIA) is flagged
     # more often than neat writing, and a small folder must not hide in the pool.
-    inc = 0.995
-    for t in np.round(np.r_[np.arange(0.3, 0.96, 0.05), 0.97, 0.98, 0.99], 2):
+    inc = model.thresholds.incomplete if args.keep else 0.995
+    for t in () if args.keep else np.round(np.r_[np.arange(0.3, 0.96, 0.05), 0.97, 0.98, 0.99], 2):
         if max(false_flags(float(t), half).values()) <= 0.03:
             inc = float(t)
             break

@@ -106,3 +106,35 @@ def test_a_model_with_an_incomplete_score_per_class_trains_exports_and_recovers(
     assert max(max_difference(kept, xml, x).values()) < 1e-3
     rebuilt = keras_from_ir(xml, x)
     assert max(max_difference(rebuilt, xml, x).values()) < 1e-3
+
+
+def test_faint_ink_fades_strokes_unevenly_and_adds_no_ink() -> None:
+    """``--faint``: some training inputs get the lighter, uneven ink of real photos (model
+    card, "Faint ink"); the ink stays where it was and its darkest point at 1."""
+    import tensorflow as tf
+
+    from recognition.training.train import _augment_fn, _faint_ink, parse_args
+
+    tf.random.set_seed(7)
+    ink = np.zeros((48, 48), np.float32)
+    ink[8:40, 10:14] = ink[8:40, 34:38] = ink[22:26, 10:38] = 1.0  # 卄-like bars at full ink
+    strokes = ink > 0
+    medians, spreads = [], []
+    for _ in range(20):
+        out = _faint_ink(tf.constant(ink[..., None]), 48).numpy()[..., 0]
+        assert not out[~strokes].any()
+        assert out.max() == pytest.approx(1.0)
+        medians.append(float(np.median(out[strokes])))
+        spreads.append(float(np.ptp(out[strokes])))
+    assert np.mean(medians) < 0.8  # lighter on the whole ...
+    assert min(spreads) > 0.1  # ... and never even: some parts fade more than others
+    assert len(set(np.round(medians, 3))) > 10  # a new field every time
+
+    # In the augmentation, only the share asked for: none at 0, all at 1.
+    x = tf.constant(np.round(ink * 255).astype(np.uint8))
+    plain = [_augment_fn(48, 0.0)(x, 0)[0].numpy() for _ in range(10)]
+    faint = [_augment_fn(48, 1.0)(x, 0)[0].numpy() for _ in range(10)]
+    assert np.median([np.median(p[p > 0.1]) for p in plain]) == pytest.approx(1.0)
+    assert np.median([np.median(p[p > 0.1]) for p in faint]) < 0.8
+    assert parse_args(["--faint", "0.5"]).faint == 0.5
+    assert parse_args([]).faint == 0.0  # the shipped model's recipe

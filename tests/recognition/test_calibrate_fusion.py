@@ -1,0 +1,50 @@
+"""tools/calibrate_fusion.py --keep: the shipped thresholds reported on a split, no search."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+SHARED = REPO.parent / "shared" / "data" / "real-handwriting"
+
+
+@pytest.mark.skipif(
+    not (SHARED / "chinese-mnist").is_dir(), reason="../shared real handwriting not available"
+)
+def test_keep_reports_the_models_own_thresholds_on_the_split_asked_for() -> None:
+    tool = REPO / "tools" / "calibrate_fusion.py"
+    meta = json.loads((REPO / "models" / "char" / "model.json").read_text("utf-8"))
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(tool),
+            "--keep",
+            "--every",
+            "25",
+            "--real",
+            str(SHARED / "chinese-mnist"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout
+    report = json.loads(out)
+    t = meta["thresholds"]
+    assert (report["accept"], report["known"], report["incomplete"]) == (
+        t["accept"],
+        t["known"],
+        t["incomplete"],
+    )
+    assert report["fusion"] == meta["fusion"]
+    assert report["input_gamma"] == meta["input_gamma"]
+    # Every 25th of 7,500 images (5,500 HSK 1, 2,000 not), halved.
+    held = report["held_out_half"]
+    assert held["images"] + report["calibration_half"]["images"] == 220
+    assert held["unknown_images"] + report["calibration_half"]["unknown_images"] == 80
+    assert 0.8 < held["top1"] <= 1.0
