@@ -235,8 +235,10 @@ def main() -> int:
         if model.fusion is None:
             print("--keep: the model has no fusion settings to keep", file=sys.stderr)
             return 1
-        t = model.thresholds
-        best = (0.0, model.fusion, t.accept, t.known)
+        # The model's cascade and scale, with the readers as asked (--readers, --weight...).
+        f0, kept = model.fusion, model.thresholds
+        fusion = Fusion(f0.cascade, f0.known_scale, readers, weight, inputs, settle)
+        best = (0.0, fusion, kept.accept, kept.known)
     for scale in () if args.keep else (0.02, 0.05, 0.1, 0.2):
         for cascade in (float(c) for c in args.cascades.split(",") if c.strip()):
             fusion = Fusion(cascade, scale, readers, weight, inputs, settle)

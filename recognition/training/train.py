@@ -58,7 +58,7 @@ class TrainConfig:
     guard_strokes: bool = False  # prepare the training split as real photos are
     # The share of training inputs whose ink is made fainter and uneven (_faint_ink): real
     # ink is lighter and less even than the synthetic. A full run at 0.5 (full10) read real
-    # ink no better than the shipped model with its input_gamma (model card, "Faint ink").
+    # ink no better than the shipped model with its input_gamma (model card, "full10").
     faint: float = 0.0
 
     def recipe(self) -> Recipe:
