@@ -26,6 +26,7 @@ from recognition.preprocess import (
     Prepared,
     decode,
     prepare,
+    raise_ink,
     shrink,
     split_characters,
 )
@@ -425,9 +426,7 @@ class CharModel:
 
     def _outputs(self, images: npt.NDArray[np.float32]) -> tuple[Outputs, Outputs, Outputs]:
         """The model's probs, embeddings and incomplete scores for (N, size, size) images."""
-        x = images.astype(np.float32)
-        if self.gamma != 1.0:
-            x = np.clip(x, 0.0, 1.0) ** np.float32(self.gamma)
+        x = raise_ink(images.astype(np.float32), self.gamma)
         out = self.engine.infer(x[..., None])
         probs, emb, inc = (
             np.asarray(out[k], np.float32) for k in ("probs", "embedding", "incomplete")

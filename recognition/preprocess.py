@@ -168,6 +168,15 @@ def _percentiles(values: npt.NDArray[np.float32], qs: tuple[float, ...]) -> list
     ]
 
 
+def raise_ink(ink: Ink, gamma: float) -> Ink:
+    """``ink`` (values in [0, 1]) raised to the power ``gamma``, as a character model reads
+    it (``model.json`` ``input_gamma``: under 1 lifts faint strokes); 1: ``ink`` itself."""
+    if gamma == 1.0:
+        return ink
+    out: Ink = np.clip(ink, 0.0, 1.0) ** np.float32(gamma)
+    return out
+
+
 def shrink(gray: Gray, side: int) -> Gray:
     """``gray`` with its larger side at most ``side`` (box-averaged), else as it is."""
     h, w = gray.shape

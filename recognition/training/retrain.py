@@ -22,7 +22,7 @@ from PIL import Image
 
 from recognition import modelstore
 from recognition.evaluate import UNKNOWN_DIR, image_folders, impostor_targets
-from recognition.preprocess import NoInk, decode, prepare
+from recognition.preprocess import NoInk, decode, prepare, raise_ink
 from recognition.training.dataset import Arrays, build
 from recognition.verifier import Outcome, Scores, Thresholds, decide
 
@@ -169,9 +169,7 @@ def load_feedback(
             skipped.setdefault("folder is not one character or 'unknown'", []).append(rel)
             continue
         try:
-            ink = prepare(decode(path.read_bytes()), size).image
-            if gamma != 1.0:
-                ink = np.clip(ink, 0.0, 1.0) ** np.float32(gamma)
+            ink = raise_ink(prepare(decode(path.read_bytes()), size).image, gamma)
         except NoInk:
             skipped.setdefault("no ink found", []).append(rel)
             continue
