@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +36,42 @@ from recognition.charmodel import (  # noqa: E402
     readers_opinion,
 )
 from recognition.evaluate import image_folders, impostor_targets  # noqa: E402
-from recognition.preprocess import NoInk, decode, prepare  # noqa: E402
+from recognition.preprocess import Gray, Ink, NoInk, decode, prepare  # noqa: E402
 
 F32 = npt.NDArray[np.float32]
 SHARED = ROOT.parent / "shared" / "data" / "real-handwriting"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The real sample as the model and its readers see it, in ``image_folders`` order."""
+
+    inks: list[Ink]  # prepared ink (a stack of framings when the model reads several)
+    papers: list[Gray]  # the photo, dark writing on light
+    labels: npt.NDArray[np.int64]  # charset index, len(charset) for non-HSK 1 writing
+    folders: npt.NDArray[np.int64]  # which of the roots
+    names: list[str]  # the folder each image came from (its character)
+
+
+def read_sample(model: CharModel, roots: Sequence[Path], every: int = 1) -> Sample:
+    """Every ``every``-th image of ``roots`` (``root/<character>/*``), prepared for
+    ``model``; photos with no ink are left out."""
+    n = len(model.charset)
+    inks: list[Ink] = []
+    papers: list[Gray] = []
+    labels, folders, names = [], [], []
+    for path, label in image_folders(*roots)[::every]:
+        gray = decode(path.read_bytes())
+        try:
+            prep = prepare(gray, model.size, margins=model.views.margins)
+        except NoInk:
+            continue
+        inks.append(prep.image if prep.views is None else prep.views)
+        papers.append((255 - gray).astype(np.uint8) if prep.inverted else gray)
+        labels.append(model.charset.find(label) if label in model.charset else n)
+        folders.append(next(i for i, r in enumerate(roots) if r in path.parents))
+        names.append(label)
+    return Sample(inks, papers, np.array(labels), np.array(folders), names)
 
 
 def fused_all(p: F32, q: F32, fusion: Fusion, first: F32 | None = None) -> F32:
@@ -207,19 +241,8 @@ def main() -> int:
         print(f"a reader of {readers} is missing beside {args.model}", file=sys.stderr)
         return 1
     n = len(model.charset)
-    inks, papers, labels, folders = [], [], [], []
-    for path, label in image_folders(*roots)[:: args.every]:
-        gray = decode(path.read_bytes())
-        try:
-            prep = prepare(gray, model.size, margins=model.views.margins)
-        except NoInk:
-            continue
-        inks.append(prep.image if prep.views is None else prep.views)
-        papers.append((255 - gray).astype(np.uint8) if prep.inverted else gray)
-        labels.append(model.charset.find(label) if label in model.charset else n)
-        folders.append(next(i for i, r in enumerate(roots) if r in path.parents))
-    lab = np.array(labels)
-    folder = np.array(folders)
+    sample = read_sample(model, roots, args.every)
+    inks, papers, lab, folder = sample.inks, sample.papers, sample.labels, sample.folders
     scores = model.read(inks)
     p = np.stack([s.probs for s in scores])
     # Read at the true character: what verifying a right answer sees.
