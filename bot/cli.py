@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("dir", type=Path)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument(
+        "--fast",
+        action="store_true",
+        help="chars: at the model's fast operating point (what the bot uses when busy) "
+        "instead of its thorough one (a photo when it is not)",
+    )
     sub.add_parser(
         "train",
         help="train the character model (needs the train extra); --help for its options",
@@ -143,7 +149,7 @@ def _verify(settings: Settings, image: Path, target: str) -> int:
 
     model = _load_char_model(settings)
     data = _read_image(image, settings.max_photo_bytes)
-    decision = model.judge([Job(data, target)])[0]
+    decision = model.judge([Job(data, target)], thorough=True)[0]
     print(json.dumps(_decision_json(decision), ensure_ascii=False))
     return 0
 
@@ -153,7 +159,7 @@ def _classify(settings: Settings, image: Path) -> int:
 
     model = _load_char_model(settings)
     data = _read_image(image, settings.max_photo_bytes)
-    decision = model.judge([Job(data)])[0]
+    decision = model.judge([Job(data)], thorough=True)[0]
     out = {
         "top5": [[c, round(p, 4)] for c, p in decision.top5],
         "incomplete_score": round(decision.incomplete_score, 4),
@@ -163,12 +169,12 @@ def _classify(settings: Settings, image: Path) -> int:
     return 0
 
 
-def _evaluate(settings: Settings, what: str, folder: Path, as_json: bool) -> int:
+def _evaluate(settings: Settings, what: str, folder: Path, as_json: bool, fast: bool) -> int:
     from recognition.evaluate import evaluate_chars
 
     model = _load_char_model(settings)
     try:
-        result = evaluate_chars(model, folder)
+        result = evaluate_chars(model, folder, thorough=not fast)
     except FileNotFoundError as exc:
         print(f"hanzi-bot: {exc}", file=sys.stderr)
         return 2
@@ -367,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "evaluate" and args.what == "lines":
             return _evaluate_lines(settings, args.dir, args.json)
         if args.command == "evaluate":
-            return _evaluate(settings, args.what, args.dir, args.json)
+            return _evaluate(settings, args.what, args.dir, args.json, args.fast)
         if args.command == "model":
             return _model(settings, args.action, args.model_dir)
         if args.command == "bench" and args.what == "leaderboard":

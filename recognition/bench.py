@@ -68,11 +68,15 @@ async def _ours(model: CharModel, photos: list[tuple[bytes, str]], concurrency: 
     try:
         await asyncio.gather(*(one(d, t) for d, t in photos[:concurrency]))  # warm-up
         model.tally = Tally()
+        warm_batches, warm_thorough = grader.service.stats.batches, grader.thorough_batches
         start = time.perf_counter()
         await asyncio.gather(*(one(d, t) for d, t in photos))
         elapsed = time.perf_counter() - start
         stats = grader.service.stats
-        print(f"  batches: {stats.batches}, largest {stats.largest_batch}")
+        print(
+            f"  batches: {stats.batches - warm_batches}, largest {stats.largest_batch}; "
+            f"{grader.thorough_batches - warm_thorough} judged thoroughly (service not busy)"
+        )
         print(f"  second opinion: {model.tally.line()}")
     finally:
         await grader.close()

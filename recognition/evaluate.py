@@ -55,9 +55,13 @@ def impostor_targets(labels: npt.NDArray[np.integer[Any]], n_chars: int) -> npt.
     return ((labels + 1 + idx % (n_chars - 1)) % n_chars).astype(np.int32)
 
 
-def evaluate_chars(model: CharModel, root: Path, batch: int = 64) -> dict[str, Any]:
+def evaluate_chars(
+    model: CharModel, root: Path, batch: int = 64, *, thorough: bool = True
+) -> dict[str, Any]:
     """Top-1/top-5, rejection of unknown handwriting and verification rates, one pass each."""
     items = collect(root, model.charset)
+    point = model.thorough if thorough else None
+    known_at = (point[1] if point is not None else model.thresholds).known
     datas = [it.path.read_bytes() for it in items]
     known = [i for i, it in enumerate(items) if it.label != UNKNOWN_DIR]
     unknown = [i for i, it in enumerate(items) if it.label == UNKNOWN_DIR]
@@ -65,7 +69,7 @@ def evaluate_chars(model: CharModel, root: Path, batch: int = 64) -> dict[str, A
     def run(jobs: list[Job]) -> list[Any]:
         out = []
         for k in range(0, len(jobs), batch):
-            out += model.judge(jobs[k : k + batch])
+            out += model.judge(jobs[k : k + batch], thorough=thorough)
         return out
 
     start = time.perf_counter()
@@ -89,11 +93,13 @@ def evaluate_chars(model: CharModel, root: Path, batch: int = 64) -> dict[str, A
     rejected = sum(
         1
         for i in unknown
-        if classified[i].outcome is not Outcome.CORRECT
-        or classified[i].confidence < model.thresholds.known
+        if classified[i].outcome is not Outcome.CORRECT or classified[i].confidence < known_at
     )
     n_known = max(1, len(known))
     return {
+        # Which of the model's operating points judged: "thorough" (what a photo gets when
+        # the bot is not busy), or "fast" (when it is, or for a model with only that one).
+        "operating_point": "fast" if point is None else "thorough",
         "images": len(known),
         "top1": top1 / n_known if known else None,
         "top5": top5 / n_known if known else None,

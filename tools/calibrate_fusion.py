@@ -213,6 +213,14 @@ def main() -> int:
         help="no search: report the model's own thresholds and fusion (model.json) on this "
         "split, to compare two calibrations on the same images",
     )
+    ap.add_argument(
+        "--thorough",
+        action="store_true",
+        help="the model's thorough operating point (`thorough` in model.json: the bot's "
+        "reading of a photo when it is not busy) instead of its fast one: --keep reports "
+        "it, --write stores it (with calibration_thorough.json). Give it a cascade above 1 "
+        "(--cascades 1.01) to have the readers read every character",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     roots = args.real or [SHARED / "chinese-mnist", SHARED / "casia-train"]
@@ -255,11 +263,14 @@ def main() -> int:
 
     best: tuple[float, Fusion, float, float] | None = None
     if args.keep:
-        if model.fusion is None:
-            print("--keep: the model has no fusion settings to keep", file=sys.stderr)
+        point = model.thorough if args.thorough else None
+        if model.fusion is None or (args.thorough and point is None):
+            print("--keep: the model has no such fusion settings to keep", file=sys.stderr)
             return 1
         # The model's cascade and scale, with the readers as asked (--readers, --weight...).
-        f0, kept = model.fusion, model.thresholds
+        f0, kept = (model.fusion, model.thresholds) if point is None else point
+        if args.weight is None:
+            weight = f0.weight
         fusion = Fusion(f0.cascade, f0.known_scale, readers, weight, inputs, settle)
         best = (0.0, fusion, kept.accept, kept.known)
     for scale in () if args.keep else (0.02, 0.05, 0.1, 0.2):
@@ -300,8 +311,10 @@ def main() -> int:
 
     # At most 3% in every folder, not only pooled: fast joined writing (CASIA) is flagged
     # more often than neat writing, and a small folder must not hide in the pool.
-    inc = model.thresholds.incomplete if args.keep else 0.995
-    for t in () if args.keep else np.round(np.r_[np.arange(0.3, 0.96, 0.05), 0.97, 0.98, 0.99], 2):
+    # The incomplete score is our model's alone: both operating points share its threshold.
+    inc = model.thresholds.incomplete if args.keep or args.thorough else 0.995
+    grid = np.round(np.r_[np.arange(0.3, 0.96, 0.05), 0.97, 0.98, 0.99], 2)
+    for t in () if args.keep or args.thorough else grid:
         if max(false_flags(float(t), half).values()) <= 0.03:
             inc = float(t)
             break
@@ -326,7 +339,19 @@ def main() -> int:
         "sources": [str(r) for r in roots],
     }
     print(json.dumps(report, indent=2))
-    if args.write:
+    if args.write and args.thorough:
+        meta_path = args.model / "model.json"
+        meta = json.loads(meta_path.read_text("utf-8"))
+        keys = ("cascade", "known_scale", "weight")
+        meta["thorough"] = {k: report["fusion"][k] for k in keys} | {
+            "accept": accept,
+            "known": known,
+        }
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        (args.model / "calibration_thorough.json").write_text(
+            json.dumps(report, indent=2) + "\n", "utf-8"
+        )
+    elif args.write:
         meta_path = args.model / "model.json"
         meta = json.loads(meta_path.read_text("utf-8"))
         meta["fusion"] = report["fusion"]

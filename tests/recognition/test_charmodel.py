@@ -32,7 +32,8 @@ from recognition.charmodel import (
     reader_probabilities,
     staged_fusion,
 )
-from recognition.grading import CharacterGrader
+from recognition.evaluate import evaluate_chars
+from recognition.grading import LIGHT_LOAD, CharacterGrader
 from recognition.ppocr import PPOCRRecognizer
 from recognition.preprocess import decode, prepare
 from recognition.runtime import ModelLoadError
@@ -404,7 +405,7 @@ def test_the_readers_see_the_photo_and_the_cleaned_ink_of_a_doubtful_character(
     ink = prepare(gray, model.size).image
     assert np.array_equal(seen_ink, np.round(255 * (1 - np.clip(ink, 0, 1))).astype(np.uint8))
     # Both readings count: 你 and 好 each got half of the readers' say.
-    [scores] = model._second_opinion(model.read([ink]), [gray], [ink])
+    [scores] = model._second_opinion(model.read([ink]), [gray], [ink], model.fusion)
     top = {model.charset[i] for i in np.argsort(scores.probs[: len(model.charset)])[-3:]}
     assert {"你", "好"} <= top
     # Neither reading is 我, so the verdict follows the readers even against a sure model.
@@ -545,3 +546,78 @@ def test_the_readers_see_a_big_photo_at_the_size_our_preprocessing_works_at(
     model.judge([Job(photo("我"), "我")])
     assert reader.shown[1].shape == (240, 240)
     assert verdict.outcome is Outcome.WRONG_CHARACTER  # the fake reader says 你, not 我
+
+
+def _write_meta(copy: Path, meta: dict[str, object]) -> None:
+    (copy / "model.json").write_text(json.dumps(meta), "utf-8")
+
+
+def test_the_thorough_operating_point_asks_the_readers_for_every_character(
+    tmp_path: Path,
+) -> None:
+    copy = tmp_path / "char"
+    shutil.copytree(DEFAULT_DIR, copy)
+    (tmp_path / "ppocr6").symlink_to(DEFAULT_DIR.parent / "ppocr6")
+    meta = json.loads((copy / "model.json").read_text("utf-8"))
+    assert meta["thorough"]["cascade"] > 1  # shipped: the readers read every character
+    # Our model sure of everything at the fast point: no reader asked there.
+    meta["fusion"]["cascade"] = 0.0
+    _write_meta(copy, meta)
+    jobs = [Job(photo("我"), "我"), Job(photo("你好"), "你好")]
+    model = load_char_model(copy)
+    fast = model.judge(jobs)
+    assert model.tally.doubtful == 0
+    thorough = model.judge(jobs, thorough=True)
+    assert model.tally.characters == 6 and model.tally.doubtful == 3
+    assert [d.outcome for d in fast] == [d.outcome for d in thorough] == [Outcome.CORRECT] * 2
+
+    # Its own thresholds: one no score reaches accepts nothing there, and nothing when fast.
+    _write_meta(copy, meta | {"thorough": meta["thorough"] | {"accept": 1.01}})
+    strict = load_char_model(copy)
+    assert all(d.outcome is not Outcome.CORRECT for d in strict.judge(jobs, thorough=True))
+    assert [d.outcome for d in strict.judge(jobs)] == [Outcome.CORRECT] * 2
+
+    # Without one, a thorough judgement is the fast one.
+    _write_meta(copy, {k: v for k, v in meta.items() if k != "thorough"})
+    plain = load_char_model(copy)
+    assert plain.thorough is None
+    plain.judge(jobs, thorough=True)
+    assert plain.tally.doubtful == 0
+    # Its thresholds are part of it: a thorough section without them is refused at load.
+    _write_meta(copy, meta | {"thorough": {"cascade": 1.01}})
+    with pytest.raises(ModelLoadError, match="thorough"):
+        CharModel(copy)
+
+
+async def test_the_grader_reads_thoroughly_when_idle_and_fast_under_load(model: CharModel) -> None:
+    grader = CharacterGrader(model, max_batch=32)
+    try:
+        assert (await grader.grade(photo("好"), "好")).verdict is Verdict.CORRECT
+        assert grader.thorough_batches == 1  # a lone photo: nothing else waiting
+        before = grader.service.stats.batches
+        chars = "我你好学生大人中国水" * 4
+        crowd = await asyncio.gather(*(grader.grade(photo(c), c) for c in chars))
+        assert [g.verdict for g in crowd] == [Verdict.CORRECT] * len(crowd)
+        stats = grader.service.stats
+        assert stats.largest_batch > LIGHT_LOAD
+        # The crowd's batches were not all thorough: a full batch is judged fast.
+        assert grader.thorough_batches - 1 < stats.batches - before
+    finally:
+        await grader.close()
+
+
+def test_evaluate_chars_says_which_operating_point_it_measured(
+    tmp_path: Path, model: CharModel
+) -> None:
+    for label, chars in (("我", "我我"), ("好", "好好"), ("unknown", "龍")):
+        folder = tmp_path / label
+        folder.mkdir()
+        for i, ch in enumerate(chars):
+            (folder / f"{i}.png").write_bytes(photo(ch))
+    thorough = evaluate_chars(model, tmp_path)
+    fast = evaluate_chars(model, tmp_path, thorough=False)
+    assert thorough["operating_point"] == "thorough" and fast["operating_point"] == "fast"
+    for result in (thorough, fast):
+        assert (result["images"], result["unknown_images"]) == (4, 1)
+        assert result["top1"] == 1.0 and result["verify_accept_correct"] == 1.0
+        assert result["verify_accept_wrong"] == 0.0
