@@ -122,18 +122,20 @@ def _one_pixel() -> bytes:
         ("several characters", lambda: photo("我你好", size=160), "several characters"),
     ],
 )
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
 def test_bad_photos_get_a_verdict_not_a_crash(
-    model: CharModel, name: str, make: object, reason: str
+    model: CharModel, name: str, make: object, reason: str, thorough: bool
 ) -> None:
-    decision = model.judge([Job(make(), "我")])[0]  # type: ignore[operator]
+    decision = model.judge([Job(make(), "我")], thorough=thorough)[0]  # type: ignore[operator]
     assert decision.outcome is Outcome.UNCLEAR, name
     if reason:
         assert decision.reason == reason
 
 
-def test_one_bad_photo_does_not_spoil_its_batch(model: CharModel) -> None:
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_one_bad_photo_does_not_spoil_its_batch(model: CharModel, thorough: bool) -> None:
     good, bad, good2 = model.judge(
-        [Job(photo("好"), "好"), Job(b"garbage", "好"), Job(photo("人"), "人")]
+        [Job(photo("好"), "好"), Job(b"garbage", "好"), Job(photo("人"), "人")], thorough=thorough
     )
     assert good.outcome is Outcome.CORRECT and good2.outcome is Outcome.CORRECT
     assert bad.outcome is Outcome.UNCLEAR
