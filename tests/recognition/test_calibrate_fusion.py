@@ -48,3 +48,24 @@ def test_keep_reports_the_models_own_thresholds_on_the_split_asked_for() -> None
     assert held["images"] + report["calibration_half"]["images"] == 220
     assert held["unknown_images"] + report["calibration_half"]["unknown_images"] == 80
     assert 0.8 < held["top1"] <= 1.0
+
+
+@pytest.mark.skipif(
+    not (SHARED / "chinese-mnist").is_dir(), reason="../shared real handwriting not available"
+)
+def test_keep_thorough_reports_the_thorough_operating_point() -> None:
+    tool = REPO / "tools" / "calibrate_fusion.py"
+    meta = json.loads((REPO / "models" / "char" / "model.json").read_text("utf-8"))
+    args = ["--keep", "--thorough", "--every", "50", "--real", str(SHARED / "chinese-mnist")]
+    out = subprocess.run(
+        [sys.executable, str(tool), *args], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
+    report = json.loads(out)
+    t = meta["thorough"]
+    assert (report["accept"], report["known"]) == (t["accept"], t["known"])
+    # Its own cascade, scale and say; the fast point's readers; the shared incomplete check.
+    assert report["fusion"] == meta["fusion"] | {
+        k: t[k] for k in ("cascade", "known_scale", "weight")
+    }
+    assert report["incomplete"] == meta["thresholds"]["incomplete"]
+    assert report["second_opinion_share"] == 1.0  # the readers read every character
