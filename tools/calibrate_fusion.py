@@ -218,8 +218,9 @@ def main() -> int:
         action="store_true",
         help="the model's thorough operating point (`thorough` in model.json: the bot's "
         "reading of a photo when it is not busy) instead of its fast one: --keep reports "
-        "it, --write stores it (with calibration_thorough.json). Give it a cascade above 1 "
-        "(--cascades 1.01) to have the readers read every character",
+        "it, --write stores it (with calibration_thorough.json): its cascade, scale, say and "
+        "thresholds; the readers, what they read and the stages are the fast point's. Give "
+        "it a cascade above 1 (--cascades 1.01) to have the readers read every character",
     )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
