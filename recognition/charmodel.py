@@ -575,12 +575,17 @@ class CharModel:
             out[i] = Scores.of(probs, s.embedding, inc)
         return out
 
+    def point(self, thorough: bool) -> tuple[Fusion | None, Thresholds]:
+        """The fusion and thresholds that judge: the thorough operating point's when asked
+        for and the model has one, else the fast one's."""
+        if thorough and self.thorough is not None:
+            return self.thorough
+        return self.fusion, self.thresholds
+
     def judge(self, jobs: Sequence[Job], *, thorough: bool = False) -> list[Decision]:
         """Verdicts for many photos with one inference over all their characters;
         ``thorough``: at the model's thorough operating point, where it has one."""
-        fusion, th = self.fusion, self.thresholds
-        if thorough and self.thorough is not None:
-            fusion, th = self.thorough
+        fusion, th = self.point(thorough)
         pieces: list[list[Ink]] = []
         papers: list[Gray] = []
         early: list[Decision | None] = []

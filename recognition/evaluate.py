@@ -60,8 +60,7 @@ def evaluate_chars(
 ) -> dict[str, Any]:
     """Top-1/top-5, rejection of unknown handwriting and verification rates, one pass each."""
     items = collect(root, model.charset)
-    point = model.thorough if thorough else None
-    known_at = (point[1] if point is not None else model.thresholds).known
+    known_at = model.point(thorough)[1].known
     datas = [it.path.read_bytes() for it in items]
     known = [i for i, it in enumerate(items) if it.label != UNKNOWN_DIR]
     unknown = [i for i, it in enumerate(items) if it.label == UNKNOWN_DIR]
@@ -99,7 +98,7 @@ def evaluate_chars(
     return {
         # Which of the model's operating points judged: "thorough" (what a photo gets when
         # the bot is not busy), or "fast" (when it is, or for a model with only that one).
-        "operating_point": "fast" if point is None else "thorough",
+        "operating_point": "thorough" if thorough and model.thorough is not None else "fast",
         "images": len(known),
         "top1": top1 / n_known if known else None,
         "top5": top5 / n_known if known else None,

@@ -40,19 +40,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from calibrate_fusion import fused_all, read_sample  # noqa: E402
+from calibrate_fusion import fused_all, read_sample, readings  # noqa: E402
+from transfer_experiment import GROUPS  # noqa: E402
 
-from recognition.charmodel import (  # noqa: E402
-    CharModel,
-    Panel,
-    reader_probabilities,
-    readers_opinion,
-)
+from recognition.charmodel import CharModel, readers_opinion  # noqa: E402
 from recognition.preprocess import raise_ink  # noqa: E402
 
 F32 = npt.NDArray[np.float32]
 SHARED = ROOT.parent / "shared" / "data" / "real-handwriting"
-G1 = frozenset("一三五七九零对百万")
+G1 = frozenset("".join(GROUPS["G1"]))  # its HSK 1 and its non-HSK 1 characters
 
 
 def batchnorms(model: Any) -> list[Any]:
@@ -115,11 +111,7 @@ def main() -> int:
     x = np.stack(inks)[..., None].astype(np.float32)
     q = first = None
     if second is not None and fusion is not None:
-        q = reader_probabilities(second, fusion.inputs, papers, inks, model.charset)
-        if fusion.settle is not None and isinstance(second, Panel):
-            first = reader_probabilities(
-                second.members[0], fusion.inputs, papers, inks, model.charset
-            )
+        q, first = readings(second, fusion.inputs, fusion.settle, papers, inks, model.charset)
 
     xv, _ = synthetic("val", 4242, model.size)
     xt, yt = synthetic("test", 4343, model.size)

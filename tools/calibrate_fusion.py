@@ -30,6 +30,7 @@ from recognition.charmodel import (  # noqa: E402
     CharModel,
     Fusion,
     Panel,
+    SecondOpinion,
     Views,
     fuse,
     reader_probabilities,
@@ -72,6 +73,23 @@ def read_sample(model: CharModel, roots: Sequence[Path], every: int = 1) -> Samp
         folders.append(next(i for i, r in enumerate(roots) if r in path.parents))
         names.append(label)
     return Sample(inks, papers, np.array(labels), np.array(folders), names)
+
+
+def readings(
+    second: SecondOpinion,
+    inputs: Sequence[str],
+    settle: float | None,
+    papers: Sequence[Gray],
+    inks: Sequence[Ink],
+    charset: str,
+) -> tuple[F32, F32 | None]:
+    """The readers' probabilities for each character, and the first reader's alone where
+    the readers are asked in stages (``settle``), as ``fused_all`` takes them."""
+    q = reader_probabilities(second, inputs, papers, inks, charset)
+    first = None
+    if settle is not None and isinstance(second, Panel):
+        first = reader_probabilities(second.members[0], inputs, papers, inks, charset)
+    return q, first
 
 
 def fused_all(p: F32, q: F32, fusion: Fusion, first: F32 | None = None) -> F32:
@@ -256,10 +274,7 @@ def main() -> int:
     p = np.stack([s.probs for s in scores])
     # Read at the true character: what verifying a right answer sees.
     incomplete = np.array([s.incomplete_for(int(c)) for s, c in zip(scores, lab, strict=True)])
-    q = reader_probabilities(second, inputs, papers, inks, model.charset)
-    first = None
-    if settle is not None and isinstance(second, Panel):
-        first = reader_probabilities(second.members[0], inputs, papers, inks, model.charset)
+    q, first = readings(second, inputs, settle, papers, inks, model.charset)
     half = np.arange(len(lab)) % 2 == 0
 
     best: tuple[float, Fusion, float, float] | None = None
