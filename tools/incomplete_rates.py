@@ -1,6 +1,7 @@
 """How well a character model flags missing strokes, on a synthetic test set.
 
 Usage: python tools/incomplete_rates.py MODEL_DIR TEST_NPZ [--json]
+       python tools/incomplete_rates.py MODEL_DIR --photos [--per-class 40] [--json]
 
 TEST_NPZ is a test split as ``hanzi-bot train`` caches it (``<work>/data/test-*.npz``:
 prepared inks, labels, incomplete and blank flags). Every complete character and every
@@ -9,22 +10,30 @@ incomplete variant is verified against its own character with the model's thresh
 not keep). Prints the share of incomplete variants called incomplete, the share of complete
 characters falsely called incomplete, and, for the incomplete score alone at the target,
 the share flagged at the scores that falsely flag 3% and 5% of complete characters.
+
+``--photos`` renders the photos of the training run's test split instead (seed 2028,
+held-out fonts; ``--per-class`` complete characters and half as many incomplete variants
+of each) and judges each one as the bot does, from its PNG bytes, with the model's
+readers, at both operating points (fast and thorough): the verdicts a learner would get.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from recognition.charmodel import CharModel  # noqa: E402
+from recognition.charmodel import CharModel, Job, load_char_model  # noqa: E402
 from recognition.verifier import Outcome, decide, incomplete_of  # noqa: E402
 
 
@@ -76,13 +85,79 @@ def rates(model: CharModel, npz: Path) -> dict[str, Any]:
     return res
 
 
+def photo_verdicts(
+    model: CharModel, photos: list[bytes], targets: list[str], partial: npt.NDArray[np.bool_]
+) -> dict[str, dict[str, float]]:
+    """Each photo judged against its own character at both operating points: the share of
+    incomplete variants called incomplete and accepted as correct, and of complete
+    characters called incomplete and accepted."""
+    out: dict[str, dict[str, float]] = {}
+    for point, thorough in (("fast", False), ("thorough", True)):
+        outcome = np.array(
+            [
+                d.outcome.value
+                for i in range(0, len(photos), 64)
+                for d in model.judge(
+                    [
+                        Job(p, t)
+                        for p, t in zip(photos[i : i + 64], targets[i : i + 64], strict=True)
+                    ],
+                    thorough=thorough,
+                )
+            ]
+        )
+        out[point] = {
+            "incomplete_flagged": float(np.mean(outcome[partial] == Outcome.INCOMPLETE.value)),
+            "incomplete_accepted_as_correct": float(
+                np.mean(outcome[partial] == Outcome.CORRECT.value)
+            ),
+            "complete_falsely_flagged": float(
+                np.mean(outcome[~partial] == Outcome.INCOMPLETE.value)
+            ),
+            "complete_accepted": float(np.mean(outcome[~partial] == Outcome.CORRECT.value)),
+        }
+    return out
+
+
+def render_test_photos(
+    chars: str, per_class: int, seed: int = 2028
+) -> tuple[list[bytes], list[str], npt.NDArray[np.bool_]]:
+    """PNG photos of the training run's test split (held-out fonts): ``per_class`` complete
+    characters and ``per_class // 2`` incomplete variants of each, no negatives."""
+    from recognition.training.synth import generate
+
+    ds = generate(
+        chars, per_class, seed, 64, "test", incomplete_per_class=per_class // 2, unknown=0,
+        workers=2, progress=False,
+    )  # fmt: skip
+    photos = []
+    for img in ds.images:
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        photos.append(buf.getvalue())
+    partial = np.array([k == "incomplete" for k in ds.kinds])
+    return photos, list(ds.labels), partial
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
-    ap.add_argument("test", type=Path)
+    ap.add_argument("test", type=Path, nargs="?")
+    ap.add_argument("--photos", action="store_true", help="judge rendered photos (see above)")
+    ap.add_argument("--per-class", type=int, default=40)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    res = rates(CharModel(a.model), a.test)
+    if a.photos == (a.test is not None):
+        ap.error("give either TEST_NPZ or --photos")
+    res: dict[str, Any]
+    if a.photos:
+        model = load_char_model(a.model)
+        photos, targets, partial = render_test_photos(model.charset, a.per_class)
+        res = {"complete_images": int((~partial).sum()), "incomplete_images": int(partial.sum())}
+        res |= photo_verdicts(model, photos, targets, partial)
+        model.close()
+    else:
+        res = rates(CharModel(a.model), a.test)
     if a.json:
         print(json.dumps(res))
     else:

@@ -31,3 +31,27 @@ def test_incomplete_rates_count_each_kind_once(tmp_path: Path) -> None:
     for key in ("incomplete_flagged", "complete_falsely_flagged", "incomplete_accepted_as_correct"):
         assert 0.0 <= res[key] <= 1.0
     assert res["score_flagged_at_5pct_false_flags"] >= res["score_flagged_at_3pct_false_flags"]
+
+
+def test_photos_are_judged_as_the_bot_judges_them_at_both_points() -> None:
+    tool = load_tool("incomplete_rates")
+    from recognition.charmodel import load_char_model
+
+    photos, targets, partial = tool.render_test_photos("学校", 4)
+    assert len(photos) == len(targets) == len(partial)
+    assert (~partial).sum() == 8 and partial.sum() == 4  # 4 complete, 2 incomplete of each
+    assert all(p.startswith(b"\x89PNG") for p in photos)
+    model = load_char_model(REPO / "models" / "char")
+    try:
+        asked = model.tally.doubtful
+        res = tool.photo_verdicts(model, photos, targets, partial)
+        # The thorough point asks the readers for every character at least.
+        assert model.tally.doubtful - asked >= len(photos)
+    finally:
+        model.close()
+    assert set(res) == {"fast", "thorough"}
+    for point in res.values():
+        assert point["incomplete_flagged"] + point["incomplete_accepted_as_correct"] <= 1.0
+        assert point["complete_falsely_flagged"] + point["complete_accepted"] <= 1.0
+        # Clean renders of two common characters: most are read as themselves.
+        assert point["complete_accepted"] >= 0.75
