@@ -15,7 +15,7 @@ from bot.context import Context, UserError, plural
 from bot.messages import Button, ChatKind, Photo, Reply, ReplyImage
 from quizzes.challenges import local_date
 from quizzes.feedback import dispute
-from quizzes.hints import MAX_LEVEL, hint
+from quizzes.hints import hint
 from quizzes.scoring import Points, points_for_correct, replay
 from quizzes.srs import rating_for
 from quizzes.strokeorder import UnreadableImage, answer_image
@@ -341,8 +341,17 @@ async def _answer_picture(
 async def give_hint(
     core: Core, ctx: Context, target: str, challenge_id: int | None, *, button: bool = False
 ) -> Reply:
-    level = await core.storage.hints.level(ctx.user.id, ctx.chat.id, challenge_id, target)
-    level = min(MAX_LEVEL, level + 1)
+    used = await core.storage.hints.level(ctx.user.id, ctx.chat.id, challenge_id, target)
+    try:
+        given = await asyncio.to_thread(
+            hint, target, used + 1, core.vocabulary, strokes=core.strokes
+        )
+    except (MissingStrokes, OSError) as exc:
+        # Nothing given, nothing counted: a hint that could not be shown costs no points.
+        log.warning("hint.unavailable", extra={"fields": {"why": str(exc)}})
+        return ctx.say("hint.unavailable")
+    # The target's own ladder: a word of radicals alone has no radical rung.
+    level = min(given.total, used + 1)
     await core.storage.hints.add(
         user_id=ctx.user.id,
         chat_id=ctx.chat.id,
@@ -351,15 +360,10 @@ async def give_hint(
         level=level,
         at=core.clock(),
     )
-    try:
-        given = await asyncio.to_thread(hint, target, level, core.vocabulary, strokes=core.strokes)
-    except (MissingStrokes, OSError) as exc:
-        log.warning("hint.unavailable", extra={"fields": {"why": str(exc)}})
-        return ctx.say("hint.unavailable")
-    text = ctx.text("hint.header", level=level, total=MAX_LEVEL) + "\n"
+    text = ctx.text("hint.header", level=level, total=given.total) + "\n"
     text += ctx.text(given.key, **given.values)
     image = ReplyImage(given.image, filename=f"hint-{level}.png") if given.image else None
-    more = (Button(ctx.text("buttons.hint"), "/hint"),) if button and level < MAX_LEVEL else ()
+    more = (Button(ctx.text("buttons.hint"), "/hint"),) if button and level < given.total else ()
     return Reply(text=text, image=image, buttons=more)
 
 

@@ -59,12 +59,15 @@ class CharInfo:
 @dataclass(frozen=True)
 class Hint:
     """One rung of the ladder: a message key and its values for the caller's i18n, and a PNG
-    for the image rungs. ``values`` is read-only; ``count`` is the number of characters."""
+    for the image rungs. ``values`` is read-only; ``count`` is the number of characters.
+    ``total``: the rungs of this target's ladder (fewer than MAX_LEVEL when a rung would
+    have nothing to say)."""
 
     level: HintLevel
     key: str
     values: Mapping[str, str | int] = field(default_factory=lambda: MappingProxyType({}))
     image: bytes | None = None
+    total: int = MAX_LEVEL
 
     @property
     def filename(self) -> str:
@@ -104,7 +107,9 @@ def hint(
     strokes: StrokeData | None = None,
 ) -> Hint:
     """Hint number ``level`` (1 = first) for writing ``target``, a character or a word; levels
-    above MAX_LEVEL give the last one again. For a word each rung covers every character.
+    past the last give the last one again. For a word each rung covers every character.
+    The radical rung is left out when there is nothing to show (人, 女儿: each character is
+    its own radical and the data has no part to draw), so the first hint always helps.
 
     Raises ValueError for a level below 1 or an empty target, and
     quizzes.strokes.MissingStrokes (a KeyError) for characters without stroke data.
@@ -114,10 +119,13 @@ def hint(
     data = strokes if strokes is not None else load_strokes()
     data.of(target)  # refuses an empty target, and names every character it cannot draw
     infos = [char_info(ch, vocabulary, strokes=data) for ch in target]
-    rung = HintLevel(min(level, MAX_LEVEL))
+    radical = _radical_hint(target, infos, data)
+    ladder = [r for r in HintLevel if r is not HintLevel.RADICAL or radical is not None]
+    total = len(ladder)
+    rung = ladder[min(level, total) - 1]
     count = len(infos)
-    if rung is HintLevel.RADICAL:
-        return _radical_hint(target, infos, data)
+    if rung is HintLevel.RADICAL and radical is not None:
+        return radical
     if rung is HintLevel.STROKES:
         return Hint(
             rung,
@@ -129,6 +137,7 @@ def hint(
                     "count": count,
                 }
             ),
+            total=total,
         )
     upto = 1 if rung is HintLevel.FIRST_STROKE else None
     return Hint(
@@ -136,10 +145,12 @@ def hint(
         "hint.first_stroke" if upto else "hint.stroke_order",
         MappingProxyType({"count": count}),
         stroke_order_image(target, upto=upto, strokes=data),
+        total=total,
     )
 
 
-def _radical_hint(target: str, infos: list[CharInfo], data: StrokeData) -> Hint:
+def _radical_hint(target: str, infos: list[CharInfo], data: StrokeData) -> Hint | None:
+    """The radical rung, or None when it would have nothing to show."""
     shown = [i.shown_radical or NOTHING_TO_SHOW for i in infos]
     image = radical_image(target, strokes=data)
     values: Mapping[str, str | int] = MappingProxyType(
@@ -147,7 +158,9 @@ def _radical_hint(target: str, infos: list[CharInfo], data: StrokeData) -> Hint:
     )
     if all(s == NOTHING_TO_SHOW for s in shown):
         # Only the picture (from the stroke data) knows where the radical sits, if anything.
-        key = "hint.radical_none" if image is None else "hint.radical_picture"
+        if image is None:
+            return None
+        key = "hint.radical_picture"
     else:
         key = "hint.radical" if NOTHING_TO_SHOW not in shown else "hint.radical_partial"
     return Hint(HintLevel.RADICAL, key, values, image)

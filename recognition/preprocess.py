@@ -674,7 +674,8 @@ def _column_pieces(ink: Ink) -> int:
 def split_characters(
     gray: Gray, count: int, size: int = 48, *, margins: Sequence[float] = (0.08,)
 ) -> list[Ink]:
-    """A word written left to right, cut into ``count`` characters at the emptiest columns.
+    """A word written left to right, or top to bottom (its ink taller than wide), cut into
+    ``count`` characters at the emptiest columns (rows), in reading order.
 
     Each cut is searched near where an even split would put it, so touching characters
     still come apart; each piece is then cropped and centred like a single character, at
@@ -690,25 +691,30 @@ def split_characters(
     ink, _, _, _ = normalised_ink(gray)
     if count <= 1:
         return [crop(ink)]
-    x0, _y0, x1, _y1 = _mass_box(ink)
-    cols = ink[:, x0:x1].sum(0)
-    width = x1 - x0
-    cuts = [x0]
+    x0, y0, x1, y1 = _mass_box(ink)
+    # Chinese is also written in columns: a word taller than wide is cut across its rows,
+    # as the same cut of the transposed ink.
+    vertical = y1 - y0 > x1 - x0
+    plane = ink.T if vertical else ink
+    lo_edge, hi_edge = (y0, y1) if vertical else (x0, x1)
+    cols = plane[:, lo_edge:hi_edge].sum(0)
+    width = hi_edge - lo_edge
+    cuts = [lo_edge]
     for k in range(1, count):
         guess = width * k / count
         lo = int(max(guess - width / (2 * count), 1))
         hi = int(min(guess + width / (2 * count), width - 1))
         window = cols[lo:hi]
         cut = lo + int(np.argmin(window)) if window.size else int(guess)
-        cuts.append(x0 + cut)
-    cuts.append(x1)
+        cuts.append(lo_edge + cut)
+    cuts.append(hi_edge)
     pieces: list[Ink] = []
     for a, b in itertools.pairwise(cuts):
-        part = np.zeros_like(ink)
-        part[:, a:b] = ink[:, a:b]
+        part = np.zeros_like(plane)
+        part[:, a:b] = plane[:, a:b]
         if float(part.sum()) < 2.0:
             raise NoInk("a character of the word is missing")
-        pieces.append(crop(part))
+        pieces.append(crop(np.ascontiguousarray(part.T) if vertical else part))
     return pieces
 
 

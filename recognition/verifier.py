@@ -160,7 +160,9 @@ def combine(decisions: list[Decision], target: str) -> Decision:
     if len(decisions) == 1:
         return decisions[0]
     outcomes = [d.outcome for d in decisions]
-    guess = "".join(d.predicted or "?" for d in decisions)
+    # "?" for a character that is none of the set; none named at all: no guess to show.
+    named = any(d.predicted for d in decisions)
+    guess = "".join(d.predicted or "?" for d in decisions) if named else None
     confidence = float(np.prod([d.confidence for d in decisions]))
     for outcome in (Outcome.INVALID_TARGET, Outcome.UNCLEAR):
         if outcome in outcomes:
@@ -169,5 +171,6 @@ def combine(decisions: list[Decision], target: str) -> Decision:
     if all(o is Outcome.CORRECT for o in outcomes):
         return Decision(Outcome.CORRECT, target, confidence)
     if Outcome.WRONG_CHARACTER in outcomes:
-        return Decision(Outcome.WRONG_CHARACTER, guess, confidence)
+        reason = "" if named else "not an HSK 1 character"
+        return Decision(Outcome.WRONG_CHARACTER, guess, confidence, reason=reason)
     return Decision(Outcome.INCOMPLETE, target, confidence, reason="strokes missing")

@@ -12,17 +12,22 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 
-def photo(text: str, *, size: int = 240, fmt: str = "JPEG", seed: int = 0) -> bytes:
-    """``text`` written in a CJK font on slightly grey, unevenly lit paper, as a phone JPEG."""
+def photo(
+    text: str, *, size: int = 240, fmt: str = "JPEG", seed: int = 0, vertical: bool = False
+) -> bytes:
+    """``text`` written in a CJK font on slightly grey, unevenly lit paper, as a phone JPEG;
+    ``vertical``: in a column, top to bottom."""
     if not FONT.exists():
         pytest.skip("needs fonts-wqy-microhei")
     rng = np.random.default_rng(seed)
-    width = size * max(1, len(text))
-    img = Image.new("L", (width, size), 225)
+    length = size * max(1, len(text))
+    width, height = (size, length) if vertical else (length, size)
+    img = Image.new("L", (width, height), 225)
     draw = ImageDraw.Draw(img)
     font = ImageFont.truetype(str(FONT), int(size * 0.6))
     for i, ch in enumerate(text):
-        draw.text((i * size + size * 0.2, size * 0.12), ch, fill=30, font=font)
+        x, y = (0, i * size) if vertical else (i * size, 0)
+        draw.text((x + size * 0.2, y + size * 0.12), ch, fill=30, font=font)
     arr = np.asarray(img.filter(ImageFilter.GaussianBlur(1.0)), dtype=np.float32)
     arr *= np.linspace(0.85, 1.05, width)[None, :]
     arr += rng.normal(0, 3, arr.shape)

@@ -89,6 +89,18 @@ def test_a_two_character_word_is_split_and_verified(model: CharModel) -> None:
     assert wrong.outcome is Outcome.WRONG_CHARACTER
 
 
+def test_a_word_written_in_a_column_is_split_across_its_rows(model: CharModel) -> None:
+    column = photo("你好", vertical=True)
+    right, swapped, other = model.judge(
+        [Job(column, "你好"), Job(column, "好你"), Job(column, "我们")]
+    )
+    assert right.outcome is Outcome.CORRECT
+    # Read top to bottom: the same characters in the other order are not the word.
+    assert swapped.outcome is Outcome.WRONG_CHARACTER
+    assert swapped.predicted == "你好"
+    assert other.outcome is Outcome.WRONG_CHARACTER
+
+
 def test_a_target_outside_the_set_is_invalid(model: CharModel) -> None:
     assert model.judge([Job(photo("我"), "鬼")])[0].outcome is Outcome.INVALID_TARGET
 

@@ -609,6 +609,23 @@ def test_split_characters_glyphs_in_order() -> None:
     assert corr(second, kou) > corr(second, ren)
 
 
+def test_split_characters_of_a_column_top_to_bottom() -> None:
+    """A word written in a column (taller than wide) is cut across its rows, top first."""
+    draw_ren, draw_kou = glyph("人"), glyph("口")
+    ren = prepare(gray(page(box=(50, 50, 250, 250), drawer=draw_ren))).image
+    kou = prepare(gray(page(box=(50, 50, 250, 250), drawer=draw_kou))).image
+    word = Image.new("L", (300, 560), PAPER)
+    draw = ImageDraw.Draw(word)
+    draw_ren(draw, (50, 50, 250, 250), INK)
+    draw_kou(draw, (50, 310, 250, 510), INK)
+
+    first, second = split_characters(gray(word), 2)
+
+    assert first.shape == second.shape == (48, 48)
+    assert corr(first, ren) > 0.9 and corr(first, ren) > corr(first, kou) + 0.3
+    assert corr(second, kou) > 0.9 and corr(second, kou) > corr(second, ren) + 0.3
+
+
 def test_split_characters_one_piece_is_the_whole_word(upright: Prepared) -> None:
     (only,) = split_characters(gray(page()), 1)
     assert corr(only, upright.image) > 0.95

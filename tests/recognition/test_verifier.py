@@ -320,6 +320,18 @@ def test_combine_unknown_character_shows_as_question_mark() -> None:
     assert decision.predicted == "一?"
 
 
+def test_combine_no_character_named_has_no_guess() -> None:
+    """Nothing of the word is an HSK 1 character: no "??" to show as what it looks like."""
+    decisions = [
+        Decision(Outcome.WRONG_CHARACTER, None, 0.9, reason="not an HSK 1 character"),
+        Decision(Outcome.WRONG_CHARACTER, None, 0.8, reason="not an HSK 1 character"),
+    ]
+    decision = combine(decisions, "一二")
+    assert decision.outcome is Outcome.WRONG_CHARACTER
+    assert decision.predicted is None
+    assert decision.reason == "not an HSK 1 character"
+
+
 def test_combine_one_unclear_is_unclear() -> None:
     decisions = [
         correct("一"),

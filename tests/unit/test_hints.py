@@ -77,16 +77,33 @@ def test_a_word_gives_every_characters_information() -> None:
 def test_the_first_hint_never_names_the_character_itself() -> None:
     for ch in VOCABULARY.charset:
         first = hint(ch, 1, VOCABULARY)
-        assert ch not in str(first.values["radicals"]), ch
-    alone = hint("人", 1, VOCABULARY)
-    assert alone.key == "hint.radical_none"
-    assert dict(alone.values) == {"radicals": NOTHING_TO_SHOW, "count": 1}
+        if first.level is HintLevel.RADICAL:
+            assert ch not in str(first.values["radicals"]), ch
+        else:  # nothing to show of its radical: the stroke count comes first
+            assert first.key == "hint.strokes" and first.total == 3, ch
     assert dict(hint("大学", 1, VOCABULARY).values)["radicals"] == f"{NOTHING_TO_SHOW} / 子"
+
+
+def test_with_no_radical_to_show_the_ladder_starts_at_the_stroke_count() -> None:
+    """人 and 女儿 are their own radicals, with no part to draw: a radical rung would
+    only say so, so the first hint is the stroke count and the ladder has three rungs."""
+    for target in ("人", "女儿"):
+        ladder = [hint(target, level, VOCABULARY) for level in range(1, 5)]
+        assert [h.key for h in ladder][:3] == [
+            "hint.strokes" if len(target) == 1 else "hint.strokes_word",
+            "hint.first_stroke",
+            "hint.stroke_order",
+        ]
+        assert ladder[3] == ladder[2]  # past the last rung: the last again
+        assert {h.total for h in ladder} == {3}
+        assert [h.is_last for h in ladder] == [False, False, True, True]
+    assert hint("我", 1, VOCABULARY).total == 4
 
 
 def test_every_hsk_word_has_a_full_ladder() -> None:
     for word in VOCABULARY.words:
-        counts = dict(hint(word.hanzi, 2, VOCABULARY).values)
+        rung = 2 if hint(word.hanzi, 1, VOCABULARY).total == 4 else 1
+        counts = dict(hint(word.hanzi, rung, VOCABULARY).values)
         assert counts["count"] == word.length
         assert str(counts["strokes"]).count("+") == word.length - 1
         assert int(counts["total"]) >= word.length

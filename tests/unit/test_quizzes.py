@@ -115,6 +115,23 @@ async def test_wrong_answers_earn_hints_one_rung_at_a_time(make_core, clock: Clo
     assert hint.startswith(t("hint.header", level=4, total=4))
 
 
+async def test_a_word_of_radicals_alone_gets_a_three_rung_ladder(make_core, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    """女儿: both characters are radicals with no part to draw, so the first hint after a
+    wrong answer is the stroke count, not a rung that only says there is nothing to say."""
+    grader = ScriptedGrader(*[Grade(Verdict.WRONG, "女", 0.8)] * 4)
+    bob = FakeChat(make_core(grader=grader), GROUP, UserRef("fake", "b", "Bob"), clock)
+    await bob.as_user("t", "Teacher", admin=True).send("/challenge set 女儿")
+    await bob.send("/today")
+    texts = []
+    for size in range(200, 240, 10):
+        texts.append((await bob.send(photo=handwriting_png(size)))[-1].text)
+    headers = [text.splitlines()[0] for text in texts]
+    assert headers == [t("hint.header", level=n, total=3) for n in (1, 2, 3, 3)]
+    assert texts[0].splitlines()[1] == t("hint.strokes_word", strokes="3 + 2", total=5)
+    # /hint past the last rung gives the last one again, still "of 3".
+    assert (await bob.text("/hint")).startswith(t("hint.header", level=3, total=3))
+
+
 async def test_hint_needs_a_challenge_and_is_not_given_after_success(
     make_core, clock: Clock
 ) -> None:  # type: ignore[no-untyped-def]

@@ -103,8 +103,10 @@ def test_every_named_radical_is_the_first_hint() -> None:
         if entry.radical and entry.radical != ch:
             assert first.key == "hint.radical", ch
             assert first.values["radicals"] == entry.radical, ch
-        else:
+        elif first.key == "hint.radical_picture":  # no name, but a part to draw
             assert first.values["radicals"] == NOTHING_TO_SHOW, ch
+        else:  # nothing to show: the ladder starts at the stroke count
+            assert first.key == "hint.strokes", ch
 
 
 def test_a_proper_part_is_drawn() -> None:
