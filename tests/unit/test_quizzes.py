@@ -132,6 +132,19 @@ async def test_a_word_of_radicals_alone_gets_a_three_rung_ladder(make_core, cloc
     assert (await bob.text("/hint")).startswith(t("hint.header", level=3, total=3))
 
 
+async def test_a_hint_that_cannot_be_shown_costs_nothing(make_core, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    from quizzes.strokes import StrokeData
+
+    grader = ScriptedGrader(Grade(Verdict.CORRECT, "好", 0.9))
+    core = make_core(grader=grader, strokes=StrokeData({}))  # no stroke data on this machine
+    ann = FakeChat(core, GROUP, UserRef("fake", "a", "Ann"), clock)
+    await ann.send("/today")
+    assert await ann.text("/hint") == t("hint.unavailable")
+    assert await ann.text("/hint") == t("hint.unavailable")
+    correct = await ann.text(photo=handwriting_png())
+    assert "+15 points" in correct and "for hints" not in correct
+
+
 async def test_hint_needs_a_challenge_and_is_not_given_after_success(
     make_core, clock: Clock
 ) -> None:  # type: ignore[no-untyped-def]
