@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,17 @@ def image_folders(*roots: Path) -> list[tuple[Path, str]]:
 
 def collect(root: Path, charset: str) -> list[Item]:
     """``root/<char>/*.png`` (one folder per character) and ``root/unknown/*``; folders
-    named after characters outside the set count as unknown handwriting too."""
+    named after characters outside the set count as unknown handwriting too. A folder's
+    name is read in Unicode's compatibility form (NFKC), so a Kangxi radical or a CJK
+    compatibility ideograph that looks like the character (⼈ for 人) names it."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a folder")
-    items = [
-        Item(f, name if len(name) == 1 and name in charset else UNKNOWN_DIR)
-        for f, name in image_folders(root)
-    ]
+
+    def label(name: str) -> str:
+        name = unicodedata.normalize("NFKC", name).strip()
+        return name if len(name) == 1 and name in charset else UNKNOWN_DIR
+
+    items = [Item(f, label(name)) for f, name in image_folders(root)]
     if not items:
         raise FileNotFoundError(f"no images in {root} (expected {root}/<character>/*.png)")
     return items

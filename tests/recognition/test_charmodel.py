@@ -32,7 +32,7 @@ from recognition.charmodel import (
     reader_probabilities,
     staged_fusion,
 )
-from recognition.evaluate import evaluate_chars
+from recognition.evaluate import collect, evaluate_chars
 from recognition.grading import LIGHT_LOAD, CharacterGrader
 from recognition.ppocr import PPOCRRecognizer
 from recognition.preprocess import decode, prepare
@@ -635,3 +635,13 @@ def test_evaluate_chars_says_which_operating_point_it_measured(
         assert (result["images"], result["unknown_images"]) == (4, 1)
         assert result["top1"] == 1.0 and result["verify_accept_correct"] == 1.0
         assert result["verify_accept_wrong"] == 0.0
+
+
+def test_evaluation_folders_are_named_in_unicodes_compatibility_form(tmp_path: Path) -> None:
+    """⼈ (the Kangxi radical U+2F08) looks like 人 and is 人 in NFKC; a stray space at the
+    end of a folder's name is not part of the character. Neither is unknown writing."""
+    for name in ("\u2f08", "大 ", "好", "龘"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.jpg").write_bytes(photo("人"))
+    labels = sorted(i.label for i in collect(tmp_path, "好人大"))
+    assert labels == ["unknown", "人", "大", "好"]
