@@ -13,8 +13,9 @@ the share flagged at the scores that falsely flag 3% and 5% of complete characte
 
 ``--photos`` renders the photos of the training run's test split instead (seed 2028,
 held-out fonts; ``--per-class`` complete characters and half as many incomplete variants
-of each) and judges each one as the bot does, from its PNG bytes, with the model's
-readers, at both operating points (fast and thorough): the verdicts a learner would get.
+of each, and ``--unknown`` negatives named without a target) and judges each one as the bot
+does, from its PNG bytes, with the model's readers, at both operating points (fast and
+thorough): the verdicts a learner would get.
 """
 
 from __future__ import annotations
@@ -86,57 +87,65 @@ def rates(model: CharModel, npz: Path) -> dict[str, Any]:
 
 
 def photo_verdicts(
-    model: CharModel, photos: list[bytes], targets: list[str], partial: npt.NDArray[np.bool_]
+    model: CharModel, photos: list[bytes], targets: list[str], kinds: npt.NDArray[np.str_]
 ) -> dict[str, dict[str, float]]:
-    """Each photo judged against its own character at both operating points: the share of
-    incomplete variants called incomplete and accepted as correct, and of complete
-    characters called incomplete and accepted."""
+    """Each photo judged at both operating points: characters (``kinds`` "char" or "font")
+    and incomplete variants ("incomplete") against their own character, the share of
+    incomplete variants called incomplete and accepted as correct, of complete characters
+    called incomplete and accepted; negatives ("unknown") named without a target, the share
+    turned away (not named as any HSK 1 character at the point's ``known``)."""
+    partial, unknown = kinds == "incomplete", kinds == "unknown"
+    complete = ~partial & ~unknown  # drawn with a pen or a brush, or printed ("font")
+    jobs = [Job(p, "" if u else t) for p, t, u in zip(photos, targets, unknown, strict=True)]
     out: dict[str, dict[str, float]] = {}
     for point, thorough in (("fast", False), ("thorough", True)):
-        outcome = np.array(
-            [
-                d.outcome.value
-                for i in range(0, len(photos), 64)
-                for d in model.judge(
-                    [
-                        Job(p, t)
-                        for p, t in zip(photos[i : i + 64], targets[i : i + 64], strict=True)
-                    ],
-                    thorough=thorough,
-                )
-            ]
-        )
-        out[point] = {
+        known_at = model.point(thorough)[1].known
+        decisions = [
+            d
+            for i in range(0, len(jobs), 64)
+            for d in model.judge(jobs[i : i + 64], thorough=thorough)
+        ]
+        outcome = np.array([d.outcome.value for d in decisions])
+        row = {
             "incomplete_flagged": float(np.mean(outcome[partial] == Outcome.INCOMPLETE.value)),
             "incomplete_accepted_as_correct": float(
                 np.mean(outcome[partial] == Outcome.CORRECT.value)
             ),
             "complete_falsely_flagged": float(
-                np.mean(outcome[~partial] == Outcome.INCOMPLETE.value)
+                np.mean(outcome[complete] == Outcome.INCOMPLETE.value)
             ),
-            "complete_accepted": float(np.mean(outcome[~partial] == Outcome.CORRECT.value)),
+            "complete_accepted": float(np.mean(outcome[complete] == Outcome.CORRECT.value)),
         }
+        if unknown.any():
+            named = [
+                d.outcome is Outcome.CORRECT and d.confidence >= known_at
+                for d, u in zip(decisions, unknown, strict=True)
+                if u
+            ]
+            row["unknown_rejected"] = 1.0 - float(np.mean(named))
+        out[point] = row
     return out
 
 
 def render_test_photos(
-    chars: str, per_class: int, seed: int = 2028
-) -> tuple[list[bytes], list[str], npt.NDArray[np.bool_]]:
+    chars: str, per_class: int, seed: int = 2028, unknown: int = 0
+) -> tuple[list[bytes], list[str], npt.NDArray[np.str_]]:
     """PNG photos of the training run's test split (held-out fonts): ``per_class`` complete
-    characters and ``per_class // 2`` incomplete variants of each, no negatives."""
+    characters and ``per_class // 2`` incomplete variants of each, and ``unknown``
+    negatives (other characters, Latin letters and digits, scribbles, near-blank paper);
+    with each its character (or "unknown") and kind."""
     from recognition.training.synth import generate
 
     ds = generate(
-        chars, per_class, seed, 64, "test", incomplete_per_class=per_class // 2, unknown=0,
-        workers=2, progress=False,
+        chars, per_class, seed, 64, "test", incomplete_per_class=per_class // 2,
+        unknown=unknown, workers=2, progress=False,
     )  # fmt: skip
     photos = []
     for img in ds.images:
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, format="PNG")
         photos.append(buf.getvalue())
-    partial = np.array([k == "incomplete" for k in ds.kinds])
-    return photos, list(ds.labels), partial
+    return photos, list(ds.labels), np.array(ds.kinds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("test", type=Path, nargs="?")
     ap.add_argument("--photos", action="store_true", help="judge rendered photos (see above)")
     ap.add_argument("--per-class", type=int, default=40)
+    ap.add_argument("--unknown", type=int, default=0, help="negatives to render (--photos)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     if a.photos == (a.test is not None):
@@ -152,9 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any]
     if a.photos:
         model = load_char_model(a.model)
-        photos, targets, partial = render_test_photos(model.charset, a.per_class)
-        res = {"complete_images": int((~partial).sum()), "incomplete_images": int(partial.sum())}
-        res |= photo_verdicts(model, photos, targets, partial)
+        photos, targets, kinds = render_test_photos(model.charset, a.per_class, unknown=a.unknown)
+        res = {
+            "complete_images": int(np.sum(~np.isin(kinds, ["incomplete", "unknown"]))),
+            "incomplete_images": int(np.sum(kinds == "incomplete")),
+            "unknown_images": int(np.sum(kinds == "unknown")),
+        }
+        res |= photo_verdicts(model, photos, targets, kinds)
         model.close()
     else:
         res = rates(CharModel(a.model), a.test)

@@ -37,14 +37,16 @@ def test_photos_are_judged_as_the_bot_judges_them_at_both_points() -> None:
     tool = load_tool("incomplete_rates")
     from recognition.charmodel import load_char_model
 
-    photos, targets, partial = tool.render_test_photos("学校", 4)
-    assert len(photos) == len(targets) == len(partial)
-    assert (~partial).sum() == 8 and partial.sum() == 4  # 4 complete, 2 incomplete of each
+    photos, targets, kinds = tool.render_test_photos("学校", 4, unknown=6)
+    assert len(photos) == len(targets) == len(kinds)
+    # 4 complete and 2 incomplete of each character, and the negatives.
+    assert [int(np.sum(kinds == k)) for k in ("incomplete", "unknown")] == [4, 6]
+    assert set(kinds[: len(kinds) - 6]) <= {"char", "font", "incomplete"}
     assert all(p.startswith(b"\x89PNG") for p in photos)
     model = load_char_model(REPO / "models" / "char")
     try:
         asked = model.tally.doubtful
-        res = tool.photo_verdicts(model, photos, targets, partial)
+        res = tool.photo_verdicts(model, photos, targets, kinds)
         # The thorough point asks the readers for every character at least.
         assert model.tally.doubtful - asked >= len(photos)
     finally:
@@ -53,5 +55,7 @@ def test_photos_are_judged_as_the_bot_judges_them_at_both_points() -> None:
     for point in res.values():
         assert point["incomplete_flagged"] + point["incomplete_accepted_as_correct"] <= 1.0
         assert point["complete_falsely_flagged"] + point["complete_accepted"] <= 1.0
-        # Clean renders of two common characters: most are read as themselves.
+        # Clean renders of two common characters: most are read as themselves, and most
+        # negatives are turned away.
         assert point["complete_accepted"] >= 0.75
+        assert point["unknown_rejected"] >= 0.5
