@@ -49,10 +49,11 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "models" / "char"
 
 class SecondOpinion(Protocol):
     """A second classifier: per image, each charset character's probability
-    (``recognition.ppocr.PPOCRRecognizer`` is one)."""
+    (``recognition.ppocr.PPOCRRecognizer`` is one); with ``other``, one more column: its
+    probability that the image is a character outside the charset."""
 
     def char_probabilities(
-        self, images: Sequence[Gray], charset: str
+        self, images: Sequence[Gray], charset: str, *, other: bool = False
     ) -> npt.NDArray[np.float32]: ...
 
 
@@ -83,12 +84,15 @@ def reader_probabilities(
     papers: Sequence[Gray],
     inks: Sequence[Ink],
     charset: str,
+    *,
+    other: bool = False,
 ) -> npt.NDArray[np.float32]:
     """The second opinion on each character (its photo in ``papers``, its prepared ink in
-    ``inks``), shown every one of ``inputs``: the mean over the inputs, (N, len(charset))."""
+    ``inks``), shown every one of ``inputs``: the mean over the inputs, (N, len(charset)),
+    with ``other`` (N, len(charset) + 1) (``SecondOpinion``)."""
     shown = reader_inputs(inputs, papers, inks)
     # One call for every input, so the readers batch them together; then the mean.
-    each = second.char_probabilities(shown, charset)
+    each = second.char_probabilities(shown, charset, other=other)
     out: npt.NDArray[np.float32] = each.reshape(len(inputs), len(papers), -1).mean(axis=0)
     return out
 
@@ -123,16 +127,17 @@ class Panel:
         return [char_tensor(im) for im in images]
 
     def member_probabilities(
-        self, k: int, prepared: Sequence[Any], charset: str
+        self, k: int, prepared: Sequence[Any], charset: str, *, other: bool = False
     ) -> npt.NDArray[np.float32]:
-        """Member ``k``'s probabilities for ``prepare``'s output, (N, len(charset))."""
+        """Member ``k``'s probabilities for ``prepare``'s output, (N, len(charset)), with
+        ``other`` one more column (``SecondOpinion``)."""
         member = self.members[k]
         if self._paddle:
             from recognition.ppocr import PPOCRRecognizer
 
             assert isinstance(member, PPOCRRecognizer)
-            return member.tensor_probabilities(prepared, charset)
-        return member.char_probabilities(prepared, charset)
+            return member.tensor_probabilities(prepared, charset, other=other)
+        return member.char_probabilities(prepared, charset, other=other)
 
     @staticmethod
     def combine(each: Sequence[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
@@ -141,10 +146,15 @@ class Panel:
         out: npt.NDArray[np.float32] = np.exp(np.mean(logs, axis=0)).astype(np.float32)
         return out
 
-    def char_probabilities(self, images: Sequence[Gray], charset: str) -> npt.NDArray[np.float32]:
+    def char_probabilities(
+        self, images: Sequence[Gray], charset: str, *, other: bool = False
+    ) -> npt.NDArray[np.float32]:
         prepared = self.prepare(images)
         return self.combine(
-            [self.member_probabilities(k, prepared, charset) for k in range(len(self.members))]
+            [
+                self.member_probabilities(k, prepared, charset, other=other)
+                for k in range(len(self.members))
+            ]
         )
 
 
@@ -173,6 +183,12 @@ class Fusion:
     scores fused with its reading give some character at least ``settle``, that is the
     answer; only the characters it leaves unsettled are read by the others as well (the
     first is the cheapest: PP-OCRv6 tiny, a quarter of small's time).
+
+    With ``other`` (a power above 0) the readers also say how sure they are that the
+    writing is a Chinese character outside the charset (千 when 十 is asked), and every
+    character's fused score is multiplied by one minus that, to the power ``other``: the
+    readers know thousands of characters, and one of them read plainly is evidence against
+    all of ours that the renormalisation over our charset would otherwise hide.
     """
 
     cascade: float = 0.8
@@ -181,6 +197,7 @@ class Fusion:
     weight: float = 0.5
     inputs: tuple[str, ...] = ("photo",)
     settle: float | None = None
+    other: float = 0.0
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> Fusion:
@@ -196,6 +213,9 @@ class Fusion:
         settle = meta.get("settle")
         if settle is not None and not 0.0 < float(settle) <= 1.0:
             raise ModelLoadError("model.json: fusion.settle must be above 0 and at most 1")
+        other = float(meta.get("other", 0.0))
+        if not 0.0 <= other <= 16.0:
+            raise ModelLoadError("model.json: fusion.other must be from 0 to 16")
         return cls(
             float(meta["cascade"]),
             float(meta["known_scale"]),
@@ -203,16 +223,37 @@ class Fusion:
             weight,
             inputs,
             None if settle is None else float(settle),
+            other,
         )
 
     def as_meta(self) -> dict[str, Any]:
-        return {
-            "cascade": self.cascade,
-            "known_scale": self.known_scale,
-            "readers": list(self.readers),
-            "weight": self.weight,
-            "inputs": list(self.inputs),
-        } | ({} if self.settle is None else {"settle": self.settle})
+        return (
+            {
+                "cascade": self.cascade,
+                "known_scale": self.known_scale,
+                "readers": list(self.readers),
+                "weight": self.weight,
+                "inputs": list(self.inputs),
+            }
+            | ({} if self.settle is None else {"settle": self.settle})
+            | ({"other": self.other} if self.other > 0 else {})
+        )
+
+    @property
+    def asks_other(self) -> bool:
+        """Whether the readers are asked for their "another character" column."""
+        return self.other > 0
+
+    def combine(self, ours: Vector, theirs: Vector) -> Vector:
+        """Our scores (charset then "unknown") fused with the readers' (``theirs``: the
+        charset, then, when ``other`` is set, their "another character" probability)."""
+        n = len(ours) - 1
+        out = fuse(ours, theirs[:n], self.known_scale, self.weight)
+        if self.other > 0:
+            doubt = (1.0 - min(max(float(theirs[n]), 0.0), 1.0)) ** self.other
+            out[:n] *= np.float32(doubt)
+            out[n] = 1.0 - float(out[:n].sum())
+        return out
 
     def unsure(self, ours: Vector, n_chars: int) -> bool:
         """Whether our model's scores (charset then "unknown") need the second opinion."""
@@ -223,7 +264,7 @@ class Fusion:
         (some character at least ``settle``); else None: every reader is needed."""
         if self.settle is None:
             return None
-        alone = fuse(ours, first, self.known_scale, self.weight)
+        alone = self.combine(ours, first)
         return alone if float(alone[:n_chars].max()) >= self.settle else None
 
 
@@ -281,7 +322,8 @@ def staged_fusion(
     it leaves unsettled. Each input is prepared once for all readers."""
     k, m, n = len(fusion.inputs), len(papers), len(charset)
     prepared = panel.prepare(reader_inputs(fusion.inputs, papers, inks))
-    first = panel.member_probabilities(0, prepared, charset)
+    other = fusion.asks_other
+    first = panel.member_probabilities(0, prepared, charset, other=other)
     alone = first.reshape(k, m, -1).mean(axis=0)
     settled = [fusion.settled(o, a, n) for o, a in zip(ours, alone, strict=True)]
     rest = [i for i, done in enumerate(settled) if done is None]
@@ -292,13 +334,11 @@ def staged_fusion(
     rows = [j * m + i for j in range(k) for i in rest]
     sub = [prepared[r] for r in rows]
     each = [first[rows]] + [
-        panel.member_probabilities(t, sub, charset) for t in range(1, len(panel.members))
+        panel.member_probabilities(t, sub, charset, other=other)
+        for t in range(1, len(panel.members))
     ]
     theirs = panel.combine(each).reshape(k, len(rest), -1).mean(axis=0)
-    by_all = {
-        i: fuse(ours[i], theirs[row], fusion.known_scale, fusion.weight)
-        for row, i in enumerate(rest)
-    }
+    by_all = {i: fusion.combine(ours[i], theirs[row]) for row, i in enumerate(rest)}
     return [by_all[i] if done is None else done for i, done in enumerate(settled)]
 
 
@@ -427,13 +467,14 @@ class CharModel:
 
     def _thorough(self, meta: dict[str, Any] | None) -> tuple[Fusion, Thresholds] | None:
         """The second operating point (``thorough`` in model.json): the same readers with
-        their own cascade, say and scale, and the thresholds calibrated for them. With a
+        their own cascade, say, scale and power of "another character" (``other``), and the
+        thresholds calibrated for them. With a
         cascade above 1 the readers read every character: on the real sample that reads
         better than asking them only where our model is unsure, at half the photos per
         second (model card), so the bot uses it when it is not busy (``judge``)."""
         if meta is None or self.fusion is None:
             return None
-        changed = {k: meta[k] for k in ("cascade", "known_scale", "weight") if k in meta}
+        changed = {k: meta[k] for k in ("cascade", "known_scale", "weight", "other") if k in meta}
         fusion = Fusion.from_meta(self.fusion.as_meta() | changed)
         try:
             accept, known = float(meta["accept"]), float(meta["known"])
@@ -560,12 +601,14 @@ class CharModel:
         else:
             self.tally.add(all_readers=len(unsure))
             theirs = reader_probabilities(
-                self.second, fusion.inputs, doubtful_papers, doubtful_inks, self.charset
+                self.second,
+                fusion.inputs,
+                doubtful_papers,
+                doubtful_inks,
+                self.charset,
+                other=fusion.asks_other,
             )
-            fused = [
-                fuse(o, t, fusion.known_scale, fusion.weight)
-                for o, t in zip(ours, theirs, strict=True)
-            ]
+            fused = [fusion.combine(o, t) for o, t in zip(ours, theirs, strict=True)]
         out = list(scores)
         for probs, i in zip(fused, unsure, strict=True):
             s = scores[i]

@@ -49,6 +49,12 @@ BLANK = 0
 # letters or digits that merely resemble a character.
 SAME_STROKES = {"一": "-—－_–―ー", "二": "=＝", "十": "+＋†", "口": "□"}
 
+
+def is_ideograph(ch: str) -> bool:
+    """A CJK unified ideograph (the basic block or extension A): a Chinese character."""
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
 Image8 = npt.NDArray[np.uint8]
 Batch = npt.NDArray[np.float32]
 
@@ -233,6 +239,7 @@ class PPOCRRecognizer:
                 f"{len(self.labels) - 1} characters + space + blank = {len(self.labels) + 1}"
             )
         self._index = {c: i + 1 for i, c in enumerate(self.labels)}
+        self._others: dict[str, npt.NDArray[np.bool_]] = {}
         self.batch_size = batch_size
         self.model_dir = model_dir
         self._engine: _Engine = _OpenVINOEngine(model, device)
@@ -273,15 +280,35 @@ class PPOCRRecognizer:
         *,
         width: int = CHAR_WIDTH,
         scale: float = CHAR_SCALE,
+        other: bool = False,
     ) -> npt.NDArray[np.float32]:
         """For each single-character image, each charset character's best probability over
         the time steps (with the symbols of ``SAME_STROKES`` counted for it), shape
-        (N, len(charset)): a classifier that needs no training."""
+        (N, len(charset)): a classifier that needs no training. With ``other`` one more
+        column: the best probability of any Chinese character the recognizer knows outside
+        the charset (千 for 十): how sure it is that this is another character."""
         tensors = [char_tensor(im, width, scale) for im in images]
-        return self.tensor_probabilities(tensors, charset, width=width)
+        return self.tensor_probabilities(tensors, charset, width=width, other=other)
+
+    def _other_classes(self, charset: str) -> npt.NDArray[np.bool_]:
+        """The classes that are Chinese characters outside ``charset`` and not counted for
+        one of it (``SAME_STROKES``)."""
+        found = self._others.get(charset)
+        if found is None:
+            counted = set(charset) | {a for c in charset for a in SAME_STROKES.get(c, "")}
+            found = np.zeros(len(self.labels) + 1, bool)
+            for label, k in self._index.items():
+                found[k] = is_ideograph(label) and label not in counted
+            self._others[charset] = found
+        return found
 
     def tensor_probabilities(
-        self, tensors: Sequence[Batch], charset: str, *, width: int = CHAR_WIDTH
+        self,
+        tensors: Sequence[Batch],
+        charset: str,
+        *,
+        width: int = CHAR_WIDTH,
+        other: bool = False,
     ) -> npt.NDArray[np.float32]:
         """``char_probabilities`` of inputs already made by ``char_tensor`` (at ``width``):
         several recognizers reading the same characters prepare them once."""
@@ -296,10 +323,14 @@ class PPOCRRecognizer:
             for a in SAME_STROKES.get(c, "")
             if a in self._index and a not in charset
         ]
-        out = np.zeros((len(tensors), len(charset)), dtype=np.float32)
+        others = self._other_classes(charset) if other else None
+        out = np.zeros((len(tensors), len(charset) + int(other)), dtype=np.float32)
         for i, probs in enumerate(self._run(tensors, width)):
             per_step = probs[:, columns]
             for j, k in same:
                 per_step[:, j] += probs[:, k]
-            out[i] = np.minimum(per_step.max(axis=0), 1.0)
+            out[i, : len(charset)] = np.minimum(per_step.max(axis=0), 1.0)
+            if others is not None:
+                # The best over the steps first: one pass over contiguous memory.
+                out[i, -1] = float(probs.max(axis=0)[others].max())
         return out

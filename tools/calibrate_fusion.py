@@ -32,7 +32,6 @@ from recognition.charmodel import (  # noqa: E402
     Panel,
     SecondOpinion,
     Views,
-    fuse,
     reader_probabilities,
     readers_opinion,
 )
@@ -82,13 +81,16 @@ def readings(
     papers: Sequence[Gray],
     inks: Sequence[Ink],
     charset: str,
+    *,
+    other: bool = False,
 ) -> tuple[F32, F32 | None]:
-    """The readers' probabilities for each character, and the first reader's alone where
-    the readers are asked in stages (``settle``), as ``fused_all`` takes them."""
-    q = reader_probabilities(second, inputs, papers, inks, charset)
+    """The readers' probabilities for each character (with ``other``, their "another
+    character" column last), and the first reader's alone where the readers are asked in
+    stages (``settle``), as ``fused_all`` takes them."""
+    q = reader_probabilities(second, inputs, papers, inks, charset, other=other)
     first = None
     if settle is not None and isinstance(second, Panel):
-        first = reader_probabilities(second.members[0], inputs, papers, inks, charset)
+        first = reader_probabilities(second.members[0], inputs, papers, inks, charset, other=other)
     return q, first
 
 
@@ -96,11 +98,11 @@ def fused_all(p: F32, q: F32, fusion: Fusion, first: F32 | None = None) -> F32:
     """What the bot answers for each character: ours alone when sure, else fused with the
     readers (``q``), or with the first reader alone (``first``) where that settles it."""
     out = p.copy()
-    n = q.shape[1]
+    n = p.shape[1] - 1
     for i in range(len(p)):
         if fusion.unsure(p[i], n):
             alone = None if first is None else fusion.settled(p[i], first[i], n)
-            out[i] = fuse(p[i], q[i], fusion.known_scale, fusion.weight) if alone is None else alone
+            out[i] = fusion.combine(p[i], q[i]) if alone is None else alone
     return out
 
 
@@ -159,14 +161,15 @@ def main() -> int:
     ap.add_argument(
         "--reject",
         type=float,
-        default=0.96,
+        default=0.98,
         help="share of non-HSK 1 writing that naming without a target must turn away: the "
-        "issue's target (95%%) plus a point, since 500 images of 4 characters measure it "
-        "to about a point (at 0.95 the lowest share that passed on the calibration half "
-        "turned away 95.2%% of the whole folder). Only `classify` and `evaluate` name "
-        "without a target (the bot always verifies one) and `known` plays no part in "
-        "verifying, but fusion settings that cannot reach this share are ruled out, which "
-        "can cost right answers",
+        "issue's target (95%%) plus three points. 500 images of 4 characters measure it to "
+        "about a point, and since the readers' 'another character' (--other) lowers "
+        "`known` to wherever that share is just reached (0.35 at 0.96: 95.9%% on the other "
+        "half), the margin is kept on purpose (0.96 before the ninth session, 0.95 before "
+        "the fourth). Only `classify` and `evaluate` name without a target (the bot always "
+        "verifies one) and `known` plays no part in verifying, but fusion settings that "
+        "cannot reach this share are ruled out, which can cost right answers",
     )
     ap.add_argument(
         "--views",
@@ -195,6 +198,14 @@ def main() -> int:
         default=None,
         help="our model's share of the geometric mean with the readers (0.5: as much as "
         "all readers together; 1/3: as much as each of two); default: the model's own",
+    )
+    ap.add_argument(
+        "--other",
+        type=float,
+        default=None,
+        help="the power of the readers' 'another character' probability (Fusion.other; 0: "
+        "not asked); default: the model's own (for --thorough, its thorough point's). "
+        "Written with --write",
     )
     ap.add_argument(
         "--inputs",
@@ -260,6 +271,10 @@ def main() -> int:
     inputs = model.fusion.inputs if model.fusion is not None else ("photo",)
     if args.inputs is not None:
         inputs = tuple(i.strip() for i in args.inputs.split(",") if i.strip())
+    point_fusion = model.thorough[0] if args.thorough and model.thorough else model.fusion
+    other = point_fusion.other if point_fusion is not None else 0.0
+    if args.other is not None:
+        other = args.other
     settle = model.fusion.settle if model.fusion is not None else None
     if args.settle is not None:
         settle = None if args.settle == "none" else float(args.settle)
@@ -274,7 +289,7 @@ def main() -> int:
     p = np.stack([s.probs for s in scores])
     # Read at the true character: what verifying a right answer sees.
     incomplete = np.array([s.incomplete_for(int(c)) for s, c in zip(scores, lab, strict=True)])
-    q, first = readings(second, inputs, settle, papers, inks, model.charset)
+    q, first = readings(second, inputs, settle, papers, inks, model.charset, other=other > 0)
     half = np.arange(len(lab)) % 2 == 0
 
     best: tuple[float, Fusion, float, float] | None = None
@@ -287,11 +302,11 @@ def main() -> int:
         f0, kept = (model.fusion, model.thresholds) if point is None else point
         if args.weight is None:
             weight = f0.weight
-        fusion = Fusion(f0.cascade, f0.known_scale, readers, weight, inputs, settle)
+        fusion = Fusion(f0.cascade, f0.known_scale, readers, weight, inputs, settle, other)
         best = (0.0, fusion, kept.accept, kept.known)
     for scale in () if args.keep else (0.02, 0.05, 0.1, 0.2):
         for cascade in (float(c) for c in args.cascades.split(",") if c.strip()):
-            fusion = Fusion(cascade, scale, readers, weight, inputs, settle)
+            fusion = Fusion(cascade, scale, readers, weight, inputs, settle, other)
             f = fused_all(p, q, fusion, first)
             # Naming a character (no target): turn away --reject of non-HSK 1 writing.
             knowns = [
@@ -360,6 +375,8 @@ def main() -> int:
         meta = json.loads(meta_path.read_text("utf-8"))
         keys = ("cascade", "known_scale", "weight")
         meta["thorough"] = {k: report["fusion"][k] for k in keys} | {
+            # Always written: the thorough point would otherwise take the fast one's.
+            "other": fusion.other,
             "accept": accept,
             "known": known,
         }

@@ -278,14 +278,19 @@ def test_the_benchmark_reads_a_folder_of_labelled_photos(tmp_path: Path) -> None
 
 
 class _Fixed:
-    """A reader that gives the same probabilities to every image (a test double)."""
+    """A reader that gives the same probabilities to every image (a test double); asked for
+    it, ``other`` is its "another character" column."""
 
-    def __init__(self, row: list[float]) -> None:
+    def __init__(self, row: list[float], other: float = 0.0) -> None:
         self.row = np.array(row, np.float32)
+        self.other = other
 
-    def char_probabilities(self, images: list[np.ndarray], charset: str) -> np.ndarray:
+    def char_probabilities(
+        self, images: list[np.ndarray], charset: str, *, other: bool = False
+    ) -> np.ndarray:
         assert len(charset) == len(self.row)
-        return np.tile(self.row, (len(images), 1))
+        row = np.append(self.row, self.other) if other else self.row
+        return np.tile(row, (len(images), 1))
 
 
 def test_a_panel_needs_every_readers_support() -> None:
@@ -365,6 +370,49 @@ async def test_the_bot_compiles_pp_ocr_v6_small_once_for_lines_and_characters() 
         await reader.close()
 
 
+def test_the_readers_another_character_lowers_every_character_by_its_power() -> None:
+    fusion = Fusion(0.8, 0.05, ("a",), 1 / 3, ("photo",), None, 2.0)
+    plain = Fusion(0.8, 0.05, ("a",), 1 / 3, ("photo",), None)
+    ours = np.array([0.8, 0.1, 0.05, 0.05], np.float32)  # three characters, then unknown
+    theirs = np.array([0.7, 0.15, 0.15], np.float32)
+    base = fuse(ours, theirs, 0.05, 1 / 3)
+    np.testing.assert_allclose(plain.combine(ours, theirs), base)
+    # "Another character" at 0.5, to the power 2: every character at a quarter, the rest
+    # of the mass unknown; at 0 nothing changes.
+    lowered = fusion.combine(ours, np.append(theirs, 0.5))
+    np.testing.assert_allclose(lowered[:3], base[:3] / 4, rtol=1e-6)
+    assert np.isclose(lowered.sum(), 1.0) and lowered[3] > base[3]
+    np.testing.assert_allclose(fusion.combine(ours, np.append(theirs, 0.0)), base)
+    assert fusion.asks_other and not plain.asks_other
+    meta = fusion.as_meta()
+    assert meta["other"] == 2.0 and "other" not in plain.as_meta()
+    assert Fusion.from_meta(meta) == fusion
+    for bad in (-1, 17):
+        with pytest.raises(ModelLoadError):
+            Fusion.from_meta(meta | {"other": bad})
+
+
+def test_a_character_the_readers_know_outside_the_set_is_not_accepted(tmp_path: Path) -> None:
+    """The readers give the target most of their in-set support but are sure the writing is
+    another character (千 for 十): with ``other`` the answer is not accepted."""
+    copy = tmp_path / "char"
+    shutil.copytree(DEFAULT_DIR, copy)
+    meta = json.loads((copy / "model.json").read_text("utf-8"))
+    charset = (copy / "charset.txt").read_text("utf-8").strip()
+    row = [0.0] * len(charset)
+    row[charset.index("我")] = 0.05
+    verdicts = {}
+    for other in (0.0, 2.0):
+        meta["fusion"] |= {"cascade": 1.01, "settle": None, "other": other}
+        meta.pop("thorough", None)
+        (copy / "model.json").write_text(json.dumps(meta), "utf-8")
+        model = CharModel(copy, second_opinion=_Fixed(row, other=0.95))
+        [verdicts[other]] = model.judge([Job(photo("我"), "我")])
+    assert verdicts[0.0].outcome is Outcome.CORRECT
+    assert verdicts[2.0].outcome is not Outcome.CORRECT
+    assert verdicts[2.0].target_probability < verdicts[0.0].target_probability / 100
+
+
 def test_fusion_settings_are_checked_and_weighted() -> None:
     old = Fusion.from_meta({"cascade": 0.7, "known_scale": 0.05})
     assert (old.weight, old.inputs) == (0.5, ("photo",))
@@ -385,9 +433,11 @@ class _Recorder:
     def __init__(self) -> None:
         self.shown: list[np.ndarray] = []
 
-    def char_probabilities(self, images: list[np.ndarray], charset: str) -> np.ndarray:
+    def char_probabilities(
+        self, images: list[np.ndarray], charset: str, *, other: bool = False
+    ) -> np.ndarray:
         self.shown += images
-        out = np.zeros((len(images), len(charset)), np.float32)
+        out = np.zeros((len(images), len(charset) + int(other)), np.float32)
         # The photo says 你, the cleaned ink says 好: the fusion must hear both.
         for i, im in enumerate(images):
             out[i, charset.index("你" if im.shape != (48, 48) else "好")] = 0.9
@@ -433,9 +483,11 @@ class _Counter(_Fixed):
         super().__init__(row)
         self.read = 0
 
-    def char_probabilities(self, images: list[np.ndarray], charset: str) -> np.ndarray:
+    def char_probabilities(
+        self, images: list[np.ndarray], charset: str, *, other: bool = False
+    ) -> np.ndarray:
         self.read += len(images)
-        return super().char_probabilities(images, charset)
+        return super().char_probabilities(images, charset, other=other)
 
 
 def _staged(settle: float | None) -> Fusion:

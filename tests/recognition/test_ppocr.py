@@ -98,6 +98,26 @@ def test_blank_paper_scores_low_for_every_character(recognizer: PPOCRRecognizer)
     assert probs.max() < 0.5
 
 
+def test_the_other_column_is_the_best_character_outside_the_charset() -> None:
+    """千 printed: the readers know it, so "another character" is high; 十 printed: low."""
+    tiny = PPOCRRecognizer(MODEL_DIR.parent / "ppocr6" / "tiny")
+    charset = "十人大"
+    images = [render("千", 64), render("十", 64)]
+    plain = tiny.char_probabilities(images, charset)
+    probs = tiny.char_probabilities(images, charset, other=True)
+    assert probs.shape == (2, len(charset) + 1)
+    np.testing.assert_array_equal(probs[:, :-1], plain)  # the charset's columns unchanged
+    (qian_other, shi_other) = probs[:, -1]
+    assert qian_other > 0.5 > shi_other
+    # It is the best step's best non-charset Chinese character, and never one of the
+    # charset's own symbols (the "+" counted for 十) or a Latin letter.
+    steps = tiny.step_probabilities(images)
+    mask = np.array([False] + [c >= "\u4e00" and c <= "\u9fff" for c in tiny.labels])
+    mask[[tiny._index[c] for c in charset]] = False
+    for row, step in zip(probs, steps, strict=True):
+        assert np.isclose(row[-1], step[:, mask].max(), atol=1e-6)
+
+
 def test_a_symbol_with_the_same_strokes_counts_for_its_character() -> None:
     # PP-OCRv6 tiny knows Latin text: a cross drawn like a handwritten 十 is often "+".
     tiny = PPOCRRecognizer(MODEL_DIR.parent / "ppocr6" / "tiny")
