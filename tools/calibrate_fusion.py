@@ -40,6 +40,9 @@ from recognition.preprocess import Gray, Ink, NoInk, decode, prepare  # noqa: E4
 
 F32 = npt.NDArray[np.float32]
 SHARED = ROOT.parent / "shared" / "data" / "real-handwriting"
+# The synthetic validation split's seed (hanzi-bot train: seed + 1); the test split's
+# (seed + 2) is left for measuring (tools/incomplete_rates.py --photos --unknown).
+NEGATIVES_SEED = 2027
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,44 @@ def read_sample(model: CharModel, roots: Sequence[Path], every: int = 1) -> Samp
         folders.append(next(i for i, r in enumerate(roots) if r in path.parents))
         names.append(label)
     return Sample(inks, papers, np.array(labels), np.array(folders), names)
+
+
+@dataclass(frozen=True)
+class Negatives:
+    """Rendered writing that is no HSK 1 character, as the model and its readers see it."""
+
+    inks: list[Ink]
+    papers: list[Gray]
+    blank: int  # photos with no ink: never named, so turned away
+
+
+def rendered_negatives(model: CharModel, count: int, seed: int = NEGATIVES_SEED) -> Negatives:
+    """``count`` photographed negatives of the synthetic validation split (held-out fonts:
+    other characters, Latin letters and digits, scribbles, near-blank paper), prepared
+    like the sample. The real sample's non-HSK 1 writing is four Chinese characters; these
+    keep ``known`` honest for writing of other kinds."""
+    from recognition.training.synth import generate
+
+    ds = generate(model.charset, 0, seed, 64, "val", unknown=count, workers=2, progress=False)
+    inks: list[Ink] = []
+    papers: list[Gray] = []
+    blank = 0
+    for gray in ds.images:
+        try:
+            prep = prepare(gray, model.size, margins=model.views.margins)
+        except NoInk:
+            blank += 1
+            continue
+        inks.append(prep.image if prep.views is None else prep.views)
+        papers.append((255 - gray).astype(np.uint8) if prep.inverted else gray)
+    return Negatives(inks, papers, blank)
+
+
+def negatives_rejected(f: F32, blank: int, known: float) -> float:
+    """The share of the rendered negatives not named at ``known`` (no ink: not named)."""
+    n = f.shape[1] - 1
+    turned = int(np.sum(f[:, :n].max(1) < known)) + blank
+    return turned / max(1, len(f) + blank)
 
 
 def readings(
@@ -251,6 +292,13 @@ def main() -> int:
         "thresholds; the readers, what they read and the stages are the fast point's. Give "
         "it a cascade above 1 (--cascades 1.01) to have the readers read every character",
     )
+    ap.add_argument(
+        "--negatives",
+        type=int,
+        default=1000,
+        help="rendered non-HSK 1 writing (other characters, Latin letters, scribbles) that "
+        "`known` must also turn away at least --reject of (0: the real sample's alone)",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     roots = args.real or [SHARED / "chinese-mnist", SHARED / "casia-train"]
@@ -291,6 +339,18 @@ def main() -> int:
     incomplete = np.array([s.incomplete_for(int(c)) for s, c in zip(scores, lab, strict=True)])
     q, first = readings(second, inputs, settle, papers, inks, model.charset, other=other > 0)
     half = np.arange(len(lab)) % 2 == 0
+    neg = rendered_negatives(model, args.negatives) if args.negatives > 0 else None
+    if neg is not None:
+        neg_p = np.stack([s.probs for s in model.read(neg.inks)])
+        neg_q, neg_first = readings(
+            second, inputs, settle, neg.papers, neg.inks, model.charset, other=other > 0
+        )
+
+    def neg_fused(fusion: Fusion) -> F32 | None:
+        return None if neg is None else fused_all(neg_p, neg_q, fusion, neg_first)
+
+    def neg_rejected(fused: F32 | None, known: float) -> float:
+        return 1.0 if fused is None or neg is None else negatives_rejected(fused, neg.blank, known)
 
     best: tuple[float, Fusion, float, float] | None = None
     if args.keep:
@@ -308,11 +368,13 @@ def main() -> int:
         for cascade in (float(c) for c in args.cascades.split(",") if c.strip()):
             fusion = Fusion(cascade, scale, readers, weight, inputs, settle, other)
             f = fused_all(p, q, fusion, first)
+            fneg = neg_fused(fusion)
             # Naming a character (no target): turn away --reject of non-HSK 1 writing.
             knowns = [
                 float(k)
                 for k in np.round(np.r_[np.linspace(0.05, 0.95, 19), 0.97, 0.99], 3)
                 if rates(f, lab, half, 1.0, float(k))["unknown_rejected"] >= args.reject
+                and neg_rejected(fneg, float(k)) >= args.reject
             ]
             if not knowns:
                 continue
@@ -364,6 +426,14 @@ def main() -> int:
             "incomplete_false_flags_by_folder": false_flags(inc, ~half),
         },
         "ours_alone_held_out": rates(p, lab, ~half, accept, known),
+        # Calibration data too (they set `known`); tools/incomplete_rates.py --photos
+        # --unknown measures the test split's.
+        "rendered_negatives": None
+        if neg is None
+        else {
+            "images": len(neg.inks) + neg.blank,
+            "rejected": neg_rejected(neg_fused(fusion), known),
+        },
         "second_opinion_share": float(np.mean(p[:, :n].max(1) < fusion.cascade)),
         # Of those, the share the first reader alone did not settle (all, without stages).
         "unsettled_share": unsettled(p, first, fusion),

@@ -28,6 +28,8 @@ def test_keep_reports_the_models_own_thresholds_on_the_split_asked_for() -> None
             "25",
             "--real",
             str(SHARED / "chinese-mnist"),
+            "--negatives",
+            "30",
         ],
         capture_output=True,
         text=True,
@@ -48,6 +50,8 @@ def test_keep_reports_the_models_own_thresholds_on_the_split_asked_for() -> None
     assert held["images"] + report["calibration_half"]["images"] == 220
     assert held["unknown_images"] + report["calibration_half"]["unknown_images"] == 80
     assert 0.8 < held["top1"] <= 1.0
+    negatives = report["rendered_negatives"]
+    assert negatives["images"] == 30 and 0.5 <= negatives["rejected"] <= 1.0
 
 
 @pytest.mark.skipif(
@@ -57,6 +61,7 @@ def test_keep_thorough_reports_the_thorough_operating_point() -> None:
     tool = REPO / "tools" / "calibrate_fusion.py"
     meta = json.loads((REPO / "models" / "char" / "model.json").read_text("utf-8"))
     args = ["--keep", "--thorough", "--every", "50", "--real", str(SHARED / "chinese-mnist")]
+    args += ["--negatives", "0"]
     out = subprocess.run(
         [sys.executable, str(tool), *args], capture_output=True, text=True, check=True, cwd=REPO
     ).stdout
@@ -69,3 +74,17 @@ def test_keep_thorough_reports_the_thorough_operating_point() -> None:
     }
     assert report["incomplete"] == meta["thresholds"]["incomplete"]
     assert report["second_opinion_share"] == 1.0  # the readers read every character
+    assert report["rendered_negatives"] is None
+
+
+def test_rendered_negatives_with_no_ink_count_as_turned_away() -> None:
+    import numpy as np
+
+    from tests.conftest import load_tool
+
+    tool = load_tool("calibrate_fusion")
+    # Two characters then unknown: the first row names a character at 0.9, the second not.
+    fused = np.array([[0.9, 0.05, 0.05], [0.3, 0.2, 0.5]], np.float32)
+    assert tool.negatives_rejected(fused, 0, 0.5) == 0.5
+    assert tool.negatives_rejected(fused, 2, 0.5) == 0.75  # two blank photos: never named
+    assert tool.negatives_rejected(fused, 0, 0.95) == 1.0
