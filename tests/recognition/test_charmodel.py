@@ -479,8 +479,8 @@ def test_the_readers_see_the_photo_and_the_cleaned_ink_of_a_doubtful_character(
 class _Counter(_Fixed):
     """A fixed reader that counts the images it reads (a test double)."""
 
-    def __init__(self, row: list[float]) -> None:
-        super().__init__(row)
+    def __init__(self, row: list[float], other: float = 0.0) -> None:
+        super().__init__(row, other)
         self.read = 0
 
     def char_probabilities(
@@ -516,6 +516,30 @@ def test_the_first_reader_alone_answers_where_it_settles_the_character() -> None
     again = staged_fusion(panel, _staged(1.0), [sure, torn], [page] * 2, [ink] * 2, "abc")
     assert np.allclose(again[0], fuse(sure, both, 0.05, 1 / 3), atol=1e-6)
     assert (first.read, second.read) == (4, 4)
+
+
+def test_the_first_reader_settles_only_what_it_does_not_think_another_character() -> None:
+    sure = np.array([0.7, 0.1, 0.1, 0.1], np.float32)
+    page, ink = np.full((20, 20), 255, np.uint8), np.zeros((48, 48), np.float32)
+    # Settled at 0.85: ours with the first reader give a 0.868, which a doubt of 0.08
+    # lowers to 0.74 (0.92 squared): the bound is on the score before it is lowered.
+    fusion = Fusion(0.8, 0.05, ("first", "second"), 1 / 3, ("photo", "ink"), 0.85, 2.0)
+    results = {}
+    for doubt in (0.08, 0.5):  # under and over SETTLED_OTHER (0.1)
+        first = _Counter([0.9, 0.05, 0.05], other=doubt)
+        second = _Counter([0.8, 0.1, 0.1], other=0.9)
+        [results[doubt]] = staged_fusion(
+            Panel([first, second]), fusion, [sure], [page], [ink], "abc"
+        )
+        results[doubt, "second read"] = second.read
+    # A little doubt: settled by the first reader, its doubt still lowering the scores,
+    # and the second reader is not asked.
+    assert results[0.08, "second read"] == 0
+    np.testing.assert_allclose(results[0.08][:3], fuse(sure, np.array([0.9, 0.05, 0.05]),
+                               0.05, 1 / 3)[:3] * 0.92**2, rtol=1e-5)  # fmt: skip
+    # Much doubt: the second reader reads it too, and its "another character" counts.
+    assert results[0.5, "second read"] == 2
+    assert results[0.5][:3].max() < 0.25
 
 
 def test_stages_are_a_setting_of_model_json_checked_at_load() -> None:
