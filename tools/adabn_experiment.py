@@ -111,7 +111,15 @@ def main() -> int:
     x = np.stack(inks)[..., None].astype(np.float32)
     q = first = None
     if second is not None and fusion is not None:
-        q, first = readings(second, fusion.inputs, fusion.settle, papers, inks, model.charset)
+        q, first = readings(
+            second,
+            fusion.inputs,
+            fusion.settle,
+            papers,
+            inks,
+            model.charset,
+            other=fusion.asks_other,
+        )
 
     xv, _ = synthetic("val", 4242, model.size)
     xt, yt = synthetic("test", 4343, model.size)
