@@ -256,12 +256,18 @@ class Fusion:
         """Our scores (charset then "unknown") fused with the readers' (``theirs``: the
         charset, then, when ``other`` is set, their "another character" probability)."""
         n = len(ours) - 1
-        out = fuse(ours, theirs[:n], self.known_scale, self.weight)
-        if self.other > 0:
-            doubt = (1.0 - min(max(float(theirs[n]), 0.0), 1.0)) ** self.other
-            out[:n] *= np.float32(doubt)
-            out[n] = 1.0 - float(out[:n].sum())
-        return out
+        return self._doubted(fuse(ours, theirs[:n], self.known_scale, self.weight), theirs)
+
+    def _doubted(self, fused: Vector, theirs: Vector) -> Vector:
+        """``fused`` (changed in place) with every character lowered by the readers'
+        "another character" (the last of ``theirs``), when ``other`` is set."""
+        if self.other <= 0:
+            return fused
+        n = len(fused) - 1
+        doubt = (1.0 - min(max(float(theirs[n]), 0.0), 1.0)) ** self.other
+        fused[:n] *= np.float32(doubt)
+        fused[n] = 1.0 - float(fused[:n].sum())
+        return fused
 
     def unsure(self, ours: Vector, n_chars: int) -> bool:
         """Whether our model's scores (charset then "unknown") need the second opinion."""
@@ -278,7 +284,7 @@ class Fusion:
         plain = fuse(ours, first[:n_chars], self.known_scale, self.weight)
         if float(plain[:n_chars].max()) < self.settle:
             return None
-        return self.combine(ours, first)
+        return self._doubted(plain, first)
 
 
 def fuse(ours: Vector, theirs: Vector, known_scale: float, weight: float = 0.5) -> Vector:
