@@ -119,13 +119,12 @@ def hint(
     data = strokes if strokes is not None else load_strokes()
     data.of(target)  # refuses an empty target, and names every character it cannot draw
     infos = [char_info(ch, vocabulary, strokes=data) for ch in target]
-    radical = _radical_hint(target, infos, data)
-    ladder = [r for r in HintLevel if r is not HintLevel.RADICAL or radical is not None]
+    ladder = [r for r in HintLevel if r is not HintLevel.RADICAL or _radical_to_show(infos)]
     total = len(ladder)
     rung = ladder[min(level, total) - 1]
     count = len(infos)
-    if rung is HintLevel.RADICAL and radical is not None:
-        return radical
+    if rung is HintLevel.RADICAL:
+        return _radical_hint(target, infos, data, total)
     if rung is HintLevel.STROKES:
         return Hint(
             rung,
@@ -149,18 +148,23 @@ def hint(
     )
 
 
-def _radical_hint(target: str, infos: list[CharInfo], data: StrokeData) -> Hint | None:
-    """The radical rung, or None when it would have nothing to show."""
+def _radical_to_show(infos: list[CharInfo]) -> bool:
+    """Whether the radical rung has something to show: a radical named for some character,
+    or one drawn as a proper part of it (what ``radical_image`` draws; it is None
+    otherwise). Known without drawing, so the other rungs draw nothing they do not show."""
+    return any(i.shown_radical or 0 < len(i.radical_strokes) < i.strokes for i in infos)
+
+
+def _radical_hint(target: str, infos: list[CharInfo], data: StrokeData, total: int) -> Hint:
+    """The radical rung (``_radical_to_show`` says there is something to show)."""
     shown = [i.shown_radical or NOTHING_TO_SHOW for i in infos]
     image = radical_image(target, strokes=data)
     values: Mapping[str, str | int] = MappingProxyType(
         {"radicals": " / ".join(shown), "count": len(infos)}
     )
     if all(s == NOTHING_TO_SHOW for s in shown):
-        # Only the picture (from the stroke data) knows where the radical sits, if anything.
-        if image is None:
-            return None
+        # Only the picture (from the stroke data) knows where the radical sits.
         key = "hint.radical_picture"
     else:
         key = "hint.radical" if NOTHING_TO_SHOW not in shown else "hint.radical_partial"
-    return Hint(HintLevel.RADICAL, key, values, image)
+    return Hint(HintLevel.RADICAL, key, values, image, total=total)
