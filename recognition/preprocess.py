@@ -122,6 +122,14 @@ def _fit(gray: Image.Image, max_side: int) -> Gray:
 # median of each of 4 x 4 tiles, where writing is nearly always the minority.
 POLARITY_SIDE = 64
 POLARITY_TILES = 4
+# |log(bright tail / dark tail)| below which the tails do not decide polarity (1.65x).
+POLARITY_CLEAR = 0.5
+# In that case the picture's edge decides when at least this share of it is one tone and
+# the other tone is strokes: it keeps under SHEET_THICK of itself after an erosion by
+# SHEET_ERODE pixels (of POLARITY_SIDE).
+EDGE_PLAIN = 0.8
+SHEET_ERODE = 3
+SHEET_THICK = 0.05
 
 
 def _tile_background(small: Gray) -> npt.NDArray[np.float32]:
@@ -141,17 +149,68 @@ def is_dark_background(gray: Gray) -> bool:
     around it: a long bright tail means chalk. The tails are measured after the picture's
     wide changes of brightness are taken out (a tiled median background), because a
     reflection on paper is a long bright tail too, and read on the raw picture it looked
-    like a board."""
+    like a board.
+
+    When neither tail is clearly the longer (within ``POLARITY_CLEAR``), the tiles have
+    not told writing from background: strokes as thick as a tile (a bold character cropped
+    tight, a letter in a 28-pixel box) or the edge of a sheet lying on a table. The
+    picture's two tones decide then, when they can (``_writing_on_the_edge_tone``)."""
     small = shrink(gray, POLARITY_SIDE)
     residual = small.astype(np.float32) - _tile_background(small)
     lo, hi = _percentiles(residual, (2, 98))
     # The two answers only differ from np.percentile's in the last bits: ask numpy when
     # that could tip a comparison, so the decision is always the same as numpy's.
-    if abs(hi - lo - 24) < 1e-3 or (hi - lo > 23 and abs(hi + lo) < 1e-3):
+    if (
+        abs(hi - lo - 24) < 1e-3
+        or (hi - lo > 23 and abs(hi + lo) < 1e-3)
+        or abs(abs(_tail_ratio(lo, hi)) - POLARITY_CLEAR) < 1e-3
+    ):
         lo, hi = (float(v) for v in np.percentile(residual, (2, 98)))
     if hi - lo < 24:
         return bool(np.median(small) < 96)
-    return bool(-lo < hi)
+    ratio = _tail_ratio(lo, hi)
+    if abs(ratio) < POLARITY_CLEAR:
+        plain = _writing_on_the_edge_tone(small)
+        if plain is not None:
+            return plain
+    return ratio > 0
+
+
+def _tail_ratio(lo: float, hi: float) -> float:
+    """log(bright tail / dark tail): above 0, the bright tail is the longer."""
+    return math.log(max(hi, 1e-3) / max(-lo, 1e-3))
+
+
+def _writing_on_the_edge_tone(small: Gray) -> bool | None:
+    """Polarity from the picture's two tones (split at Otsu's threshold) when they tell it
+    plainly: nearly all of the picture's edge is one tone and the other is strokes (an
+    erosion by ``SHEET_ERODE`` pixels leaves under ``SHEET_THICK`` of it). The edge's tone
+    is then the background, and the strokes the writing. None when they do not: the other
+    tone is thick (a sheet on a table, a board on a wall, or strokes too bold to tell from
+    one) or the edge is mixed."""
+    dark = small <= _otsu(small)
+    ring = np.concatenate([dark[0], dark[-1], dark[1:-1, 0], dark[1:-1, -1]])
+    edge_dark_share = float(ring.mean())
+    if EDGE_PLAIN > edge_dark_share > 1 - EDGE_PLAIN:
+        return None
+    edge_dark = edge_dark_share >= EDGE_PLAIN
+    other = ~dark if edge_dark else dark
+    # Erode ``other``: the largest of "not other" around each pixel is 0 only inside it.
+    outside = np.where(other, 0, 255).astype(np.uint8)
+    kept = int((_max_filter(outside, 2 * SHEET_ERODE + 1) == 0).sum())
+    if kept >= SHEET_THICK * max(int(other.sum()), 1):
+        return None
+    return edge_dark
+
+
+def _otsu(gray: Gray) -> int:
+    """Otsu's threshold: the level that best splits the histogram into two tones."""
+    hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    p = hist / hist.sum()
+    w0 = np.cumsum(p)
+    mu = np.cumsum(p * np.arange(256))
+    between = (mu[-1] * w0 - mu) ** 2 / np.maximum(w0 * (1 - w0), 1e-12)
+    return int(np.argmax(between))
 
 
 def _percentiles(values: npt.NDArray[np.float32], qs: tuple[float, ...]) -> list[float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -781,9 +782,132 @@ def test_ink_level_and_polarity_are_the_plain_computations(seed: int) -> None:
         small = pp.shrink(gray, pp.POLARITY_SIDE)
         residual = small.astype(np.float32) - pp._tile_background(small)
         lo, hi = np.percentile(residual, (2, 98))
-        plain = bool(np.median(small) < 96) if hi - lo < 24 else bool(-lo < hi)
-        assert pp.is_dark_background(gray) == plain
+        assert pp.is_dark_background(gray) == plain_polarity(gray)
         assert pp._percentiles(residual, (2, 98)) == pytest.approx([lo, hi], abs=1e-4)
+        # Strokes on a background, thin or bold, either way round: the pictures whose
+        # tails can be close, where the two tones decide.
+        strokes = Image.new("L", (w, h), int(rng.integers(150, 256)))
+        draw = ImageDraw.Draw(strokes)
+        for _ in range(int(rng.integers(1, 6))):
+            a, b = rng.integers(0, max(w, h), (2, 2))
+            draw.line(
+                [tuple(a), tuple(b)], fill=int(rng.integers(0, 90)), width=int(rng.integers(1, 12))
+            )
+        noisy = np.asarray(strokes, dtype=np.float64) + rng.normal(0, 4, (h, w))
+        picture = np.clip(noisy, 0, 255).astype(np.uint8)
+        for g in (picture, 255 - picture):
+            assert pp.is_dark_background(g) == plain_polarity(g)
+
+
+def plain_polarity(gray: npt.NDArray[np.uint8]) -> bool:
+    """``pp.is_dark_background`` written out: numpy's percentiles, Otsu's threshold by
+    trying every level, the erosion by looking at every window."""
+    small = pp.shrink(gray, pp.POLARITY_SIDE)
+    residual = small.astype(np.float32) - pp._tile_background(small)
+    lo, hi = (float(v) for v in np.percentile(residual, (2, 98)))
+    if hi - lo < 24:
+        return bool(np.median(small) < 96)
+    ratio = math.log(max(hi, 1e-3) / max(-lo, 1e-3))
+    if abs(ratio) >= pp.POLARITY_CLEAR:
+        return ratio > 0
+    levels = small.astype(np.float64)
+    best, dark = -1.0, levels <= 0
+    for k in range(256):
+        below = levels <= k
+        n0, n1 = int(below.sum()), int((~below).sum())
+        if n0 and n1:
+            between = n0 * n1 * (levels[below].mean() - levels[~below].mean()) ** 2
+            if between > best * (1 + 1e-9):
+                best, dark = between, below
+    ring = np.concatenate([dark[0], dark[-1], dark[1:-1, 0], dark[1:-1, -1]])
+    if pp.EDGE_PLAIN > ring.mean() > 1 - pp.EDGE_PLAIN:
+        return ratio > 0
+    edge_dark = bool(ring.mean() >= pp.EDGE_PLAIN)
+    other = ~dark if edge_dark else dark
+    r = pp.SHEET_ERODE
+    padded = np.pad(other, r, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1))
+    kept = int(windows.all(axis=(2, 3)).sum())
+    if kept >= pp.SHEET_THICK * max(int(other.sum()), 1):
+        return ratio > 0
+    return edge_dark
+
+
+def emnist_letter(draw: Callable[[ImageDraw.ImageDraw, int], object], width: int) -> Array:
+    """A letter made the way EMNIST made its images (the reference model's "unknown"
+    class): drawn white on black at 128 px, blurred, cropped to its ink, centred in a
+    square and shrunk into 24 of 28 pixels; then dark on light, as the reference used it."""
+    img = Image.new("L", (128, 128), 0)
+    draw(ImageDraw.Draw(img), width)
+    img = img.filter(ImageFilter.GaussianBlur(1))
+    img = img.crop(img.getbbox())
+    side = max(img.size)
+    square = Image.new("L", (side, side), 0)
+    square.paste(img, ((side - img.size[0]) // 2, (side - img.size[1]) // 2))
+    out = Image.new("L", (28, 28), 0)
+    out.paste(square.resize((24, 24), Image.Resampling.BICUBIC), (2, 2))
+    return 255 - np.asarray(out)
+
+
+LETTERS: dict[str, Callable[[ImageDraw.ImageDraw, int], object]] = {
+    "O": lambda d, w: d.ellipse((24, 14, 104, 114), outline=255, width=w),
+    "D": lambda d, w: (
+        d.line([(30, 14), (30, 114)], fill=255, width=w),
+        d.arc((-20, 14, 100, 114), -90, 90, fill=255, width=w),
+    ),
+    "B": lambda d, w: (
+        d.line([(30, 14), (30, 114)], fill=255, width=w),
+        d.arc((0, 14, 90, 64), -90, 90, fill=255, width=w),
+        d.arc((0, 64, 100, 114), -90, 90, fill=255, width=w),
+    ),
+    "c": lambda d, w: d.arc((24, 30, 104, 110), 45, 315, fill=255, width=w),
+    "L": lambda d, w: d.line([(30, 14), (30, 110), (100, 110)], fill=255, width=w, joint="curve"),
+    "E": lambda d, w: (
+        d.line([(95, 14), (30, 14), (30, 110), (95, 110)], fill=255, width=w, joint="curve"),
+        d.line([(30, 62), (85, 62)], fill=255, width=w),
+    ),
+}
+
+
+@pytest.mark.parametrize("width", [10, 14, 18, 22])
+def test_a_bold_letter_in_a_28_pixel_box_is_dark_on_light(width: int) -> None:
+    # Bold strokes fill the polarity tiles of so small a picture, and the brightness tails
+    # came out nearly even: O, D, c and E were read as chalk on a board (then named 一).
+    for name, draw in LETTERS.items():
+        letter = emnist_letter(draw, width)
+        assert not pp.is_dark_background(letter), name
+        assert pp.is_dark_background(255 - letter), name
+        prepared = prepare(letter)
+        assert not prepared.inverted, name
+        # The ink is the letter, not the paper around it: the picture's corner is paper.
+        assert prepared.image[0, 0] < 0.1 and prepared.image.max() == 1.0, name
+
+
+@pytest.mark.parametrize(
+    "sheet",
+    [
+        pytest.param(
+            (60, 40, 330, 300),
+            marks=pytest.mark.xfail(
+                strict=True, reason="known: the tiles' tails call this sheet a board"
+            ),
+        ),
+        (0, 0, 250, 300),
+        (100, 0, 400, 200),
+        (150, 100, 400, 300),
+    ],
+)
+def test_a_sheet_of_paper_on_a_dark_table_and_a_board_on_a_light_wall(sheet: Box) -> None:
+    # The edge's tone must not decide when the other tone is a thick sheet: here the edge
+    # is the table (or the wall), not the paper (or the board) written on.
+    img = Image.new("L", (400, 300), 40)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle(sheet, fill=PAPER)
+    x0, y0, x1, y1 = sheet
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    draw_f(draw, (cx - 40, cy - 40, cx + 40, cy + 40), INK)
+    assert not pp.is_dark_background(gray(img))
+    assert pp.is_dark_background(255 - gray(img))
 
 
 def test_p90_above_agrees_with_numpy() -> None:

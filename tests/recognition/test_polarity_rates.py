@@ -1,0 +1,45 @@
+"""The polarity measurement builds the pictures it says, and counts what changed against
+the tiles' tails alone."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from tests.conftest import load_tool
+
+
+@pytest.fixture(scope="module")
+def tool() -> ModuleType:
+    return load_tool("polarity_rates")
+
+
+def test_the_sets_are_what_they_say_and_the_counts_add_up(tool: ModuleType) -> None:
+    sets = tool.build_sets(6)
+    paper, _ = sets["photos paper"]
+    board, dark = sets["photos board"]
+    assert dark and np.mean([b.mean() for b in board]) < np.mean([p.mean() for p in paper]) - 60
+    tight, _ = sets["tight paper"]
+    chalk, _ = sets["tight board"]
+    assert all(np.array_equal(c, 255 - t) for c, t in zip(chalk, tight, strict=True))
+    for name, surround_dark in (("on a table", True), ("on a wall", False)):
+        for g in sets[name][0]:
+            edge = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]]).astype(float)
+            assert bool(np.median(edge) < np.median(g)) is surround_dark, name
+    small = {k: v for k, v in sets.items() if k not in ("real", "letters")}
+    for name, r in tool.rates(small).items():
+        n = r["pictures"]
+        assert n == len(small[name][0]) > 0
+        changed = round((r["wrong_tails_only"] - r["wrong"]) * n)
+        assert r["fixed"] - r["broken"] == changed, name
+
+
+def test_the_letters_are_28_pixels_dark_on_light(tool: ModuleType) -> None:
+    fonts = tool.latin_fonts()
+    if not fonts:
+        pytest.skip("no Latin handwriting fonts (apt: fonts-comic-neue fonts-dkg-handwriting ...)")
+    letters = tool.emnist_letters(fonts[:1])
+    assert len(letters) == 52 * 3
+    assert all(g.shape == (28, 28) and g[0, 0] > 200 for _, g in letters)

@@ -1,0 +1,278 @@
+"""How often the preprocessing takes paper for a board or a board for paper.
+
+Usage: python tools/polarity_rates.py [--n 1200] [--judge] [--json]
+
+Pictures whose polarity is known, each set built the same way every run (fixed seeds):
+
+- ``real``: the real sample in ``../shared/data/real-handwriting`` (scans, dark on light);
+- ``letters``: Latin letters made the way EMNIST made its images (drawn white on black,
+  blurred, cropped to the ink, 24 of 28 pixels, then dark on light: the reference model's
+  "unknown" class), in the Latin handwriting fonts installed (Debian: fonts-dkg-handwriting
+  fonts-breip fonts-femkeklaver fonts-sjfonts fonts-rufscript fonts-comic-neue
+  fonts-humor-sans), three stroke weights;
+- ``photos paper`` / ``photos board``: synthetic photos of HSK 1 characters as training
+  photographs them (``Generator.photo``), on paper and on a board;
+- ``tight paper`` / ``tight board``: a character's drawing thickened (0, 2 or 4 pixels),
+  cropped to its ink plus 0-3 pixels and resized to 28-96 pixels: a photo cropped tight
+  around bold writing, and the same as chalk;
+- ``on a table`` / ``on a wall``: a synthetic photo in the middle of a larger sheet, lying
+  on a dark table covering 15-60% of the picture; and a board photo on a light wall;
+- ``note on a table``: the photo itself (a character filling a small sheet) on the table.
+
+For each set, the share decided wrongly by ``is_dark_background`` and by the brightness
+tails of the tiles alone (the rule before the two tones were asked; the baseline).
+``--judge`` also names the letters without a target at both operating points (the bot's
+classify): the share turned away, and the characters most often named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import json
+import math
+import string
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from quizzes.hsk import load_vocabulary  # noqa: E402
+from recognition import preprocess as pp  # noqa: E402
+from recognition.training.strokes import HSK1_STROKES, StrokeData  # noqa: E402
+from recognition.training.synth import Generator, find_cjk_fonts, split_fonts  # noqa: E402
+
+Gray = npt.NDArray[np.uint8]
+REAL = ROOT.parent / "shared" / "data" / "real-handwriting"
+LATIN_HANDS = (
+    "fifthhorseman/dkg.ttf",
+    "fifthhorseman/dkgIt.ttf",
+    "breip/Breip.ttf",
+    "femkeklaver/femkeklaver.ttf",
+    "sjfonts/SteveHand.ttf",
+    "sjfonts/Delphine.ttf",
+    "rufscript/Rufscript010.ttf",
+    "humor-sans/Humor-Sans.ttf",
+    "comic-neue/ComicNeue-Regular.otf",
+    "comic-neue/ComicNeue-Bold.otf",
+)
+
+
+def tails_only(gray: Gray) -> bool:
+    """The baseline: the tiles' brightness tails alone, as numpy computes them."""
+    small = pp.shrink(gray, pp.POLARITY_SIDE)
+    residual = small.astype(np.float32) - pp._tile_background(small)
+    lo, hi = np.percentile(residual, (2, 98))
+    return bool(np.median(small) < 96) if hi - lo < 24 else bool(-lo < hi)
+
+
+def latin_fonts() -> list[Path]:
+    found = []
+    for name in LATIN_HANDS:
+        for base in (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts/opentype")):
+            if (base / name).is_file():
+                found.append(base / name)
+    return found
+
+
+def emnist_letters(fonts: list[Path]) -> list[tuple[str, Gray]]:
+    rng = np.random.default_rng(7)
+    out = []
+    for path in fonts:
+        font = ImageFont.truetype(str(path), 90)
+        for ch in string.ascii_letters:
+            for grow in (3, 5, 7):
+                img = Image.new("L", (160, 160), 0)
+                ImageDraw.Draw(img).text((30, 20), ch, fill=255, font=font)
+                img = img.rotate(float(rng.uniform(-12, 12)), resample=Image.Resampling.BILINEAR)
+                img = img.filter(ImageFilter.MaxFilter(grow)).filter(ImageFilter.GaussianBlur(1))
+                box = img.getbbox()
+                if box is None:
+                    continue
+                img = img.crop(box)
+                side = max(img.size)
+                square = Image.new("L", (side, side), 0)
+                square.paste(img, ((side - img.size[0]) // 2, (side - img.size[1]) // 2))
+                letter = Image.new("L", (28, 28), 0)
+                letter.paste(square.resize((24, 24), Image.Resampling.BICUBIC), (2, 2))
+                out.append((ch, 255 - np.asarray(letter)))
+    return out
+
+
+def on_a_surround(
+    photo: Gray, rng: np.random.Generator, *, sheet: float, surround: float, more: bool = True
+) -> Gray:
+    """``photo`` in the middle of more of its sheet (the photo's own level; ``more`` False:
+    the photo is the whole sheet, a note), lying on a surround of level ``surround``
+    covering 15-60% of the picture; 3x larger."""
+    side = photo.shape[0]
+    big = int(side / rng.uniform(0.3, 0.7)) if more else side
+    page = np.clip(sheet + rng.normal(0, 3, (big, big)), 0, 255)
+    oy, ox = (int(v) for v in rng.integers(0, big - side + 1, 2))
+    page[oy : oy + side, ox : ox + side] = photo
+    frame = int(big / math.sqrt(rng.uniform(0.4, 0.85)))
+    canvas = np.clip(surround + rng.normal(0, 6, (frame, frame)), 0, 255)
+    y, x = (int(v) for v in rng.integers(0, frame - big + 1, 2))
+    canvas[y : y + big, x : x + big] = page
+    img = Image.fromarray(canvas.astype(np.uint8))
+    return np.asarray(img.resize((frame * 3, frame * 3), Image.Resampling.BILINEAR))
+
+
+def tight_crop(clean: Gray, rng: np.random.Generator) -> Gray | None:
+    grow = int(rng.choice([1, 3, 5]))
+    img = Image.fromarray(clean)
+    if grow > 1:
+        img = img.filter(ImageFilter.MinFilter(grow))
+    box = Image.eval(img, lambda p: 255 - p).getbbox()
+    if box is None:
+        return None
+    m = int(rng.integers(0, 4))
+    img = img.crop((box[0] - m, box[1] - m, box[2] + m, box[3] + m))
+    side = int(rng.choice([28, 40, 64, 96]))
+    return np.asarray(img.resize((side, side), Image.Resampling.BILINEAR))
+
+
+def build_sets(n: int) -> dict[str, tuple[list[Gray], bool]]:
+    """Each set's pictures and whether they are light on dark."""
+    sets: dict[str, tuple[list[Gray], bool]] = {}
+    if REAL.is_dir():
+        files = sorted(p for p in REAL.rglob("*") if p.suffix.lower() in (".png", ".jpg"))
+        sets["real"] = ([pp.decode(f.read_bytes()) for f in files], False)
+    fonts = latin_fonts()
+    if fonts:
+        sets["letters"] = ([g for _, g in emnist_letters(fonts)], False)
+    charset = load_vocabulary().charset
+    gen = Generator(StrokeData(HSK1_STROKES), split_fonts(find_cjk_fonts()).train, seed=11)
+    paper, board, tight, table, wall, note = [], [], [], [], [], []
+    for i in range(n):
+        clean = gen.render_char(charset[i % len(charset)], gen.rng_for(31, i)).image
+        p = gen.photo(clean, gen.rng_for(32, i), board=False)
+        b = gen.photo(clean, gen.rng_for(33, i), board=True)
+        paper.append(p)
+        board.append(b)
+        t = tight_crop(clean, np.random.default_rng(i))
+        if t is not None:
+            tight.append(t)
+        table.append(
+            on_a_surround(
+                p,
+                np.random.default_rng(5000 + i),
+                sheet=float(np.percentile(p, 80)),
+                surround=float(np.random.default_rng(9000 + i).uniform(20, 90)),
+            )
+        )
+        wall.append(
+            on_a_surround(
+                b,
+                np.random.default_rng(7000 + i),
+                sheet=float(np.percentile(b, 20)),
+                surround=float(np.random.default_rng(11000 + i).uniform(170, 240)),
+            )
+        )
+        note.append(
+            on_a_surround(
+                p,
+                np.random.default_rng(13000 + i),
+                sheet=0,
+                surround=float(np.random.default_rng(9000 + i).uniform(20, 90)),
+                more=False,
+            )
+        )
+    sets["photos paper"] = (paper, False)
+    sets["photos board"] = (board, True)
+    sets["tight paper"] = (tight, False)
+    sets["tight board"] = ([(255 - t).astype(np.uint8) for t in tight], True)
+    sets["on a table"] = (table, False)
+    sets["on a wall"] = (wall, True)
+    sets["note on a table"] = (note, False)
+    return sets
+
+
+def rates(sets: dict[str, tuple[list[Gray], bool]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, (grays, dark) in sets.items():
+        ours = [pp.is_dark_background(g) != dark for g in grays]
+        base = [tails_only(g) != dark for g in grays]
+        out[name] = {
+            "pictures": len(grays),
+            "wrong": float(np.mean(ours)),
+            "wrong_tails_only": float(np.mean(base)),
+            "fixed": sum(b and not o for o, b in zip(ours, base, strict=True)),
+            "broken": sum(o and not b for o, b in zip(ours, base, strict=True)),
+        }
+    return out
+
+
+def judge_letters(letters: list[tuple[str, Gray]]) -> dict[str, Any]:
+    """The letters named without a target, as ``classify`` names them, at both points."""
+    from recognition.charmodel import Job, load_char_model
+    from recognition.verifier import Outcome
+
+    model = load_char_model()
+    datas = []
+    for _, g in letters:
+        buf = io.BytesIO()
+        Image.fromarray(g).save(buf, "PNG")
+        datas.append(buf.getvalue())
+    out: dict[str, Any] = {}
+    for thorough in (True, False):
+        known = model.point(thorough)[1].known
+        named: collections.Counter[str] = collections.Counter()
+        for k in range(0, len(datas), 64):
+            jobs = [Job(d) for d in datas[k : k + 64]]
+            for (ch, _), d in zip(
+                letters[k : k + 64], model.judge(jobs, thorough=thorough), strict=True
+            ):
+                if d.outcome is Outcome.CORRECT and d.confidence >= known:
+                    named[f"{ch}->{d.top5[0][0]}"] += 1
+        point = "thorough" if thorough and model.thorough is not None else "fast"
+        out[point] = {
+            "turned_away": 1 - sum(named.values()) / max(1, len(letters)),
+            "most_named": named.most_common(8),
+        }
+    model.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=1200, help="synthetic pictures per set")
+    ap.add_argument("--judge", action="store_true", help="also name the letters with the model")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    sets = build_sets(args.n)
+    report: dict[str, Any] = {"sets": rates(sets)}
+    fonts = latin_fonts()
+    report["latin_fonts"] = [f.name for f in fonts]
+    if args.judge and fonts:
+        report["letters_named"] = judge_letters(emnist_letters(fonts))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    head = ("pictures", "wrong", "tails only", "fixed", "broken")
+    print(f"{'set':14s}" + "".join(f" {h:>10s}" for h in head))
+    for name, r in report["sets"].items():
+        wrong, base = 100 * r["wrong"], 100 * r["wrong_tails_only"]
+        print(
+            f"{name:14s} {r['pictures']:10d} {wrong:9.2f}% {base:9.2f}%"
+            f" {r['fixed']:10d} {r['broken']:10d}"
+        )
+    if not fonts:
+        print("no Latin handwriting fonts installed: the letters set was skipped")
+    for point, r in report.get("letters_named", {}).items():
+        print(
+            f"letters named ({point}): {100 * (1 - r['turned_away']):.1f}%, turned away "
+            f"{100 * r['turned_away']:.1f}%; most named {r['most_named']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
