@@ -18,6 +18,9 @@ Ink = npt.NDArray[np.float32]
 
 # Work on at most this many pixels a side: enough for a character, cheap to filter.
 WORK_SIDE = 256
+# The paper under the ink: a closing this wide at 48 px, then a Gaussian blur of this sigma.
+PAPER_CLOSING = 5
+PAPER_BLUR = 1.0
 # Below this ink contrast (0..1 darkness relative to the paper) nothing was written.
 MIN_INK_CONTRAST = 0.12
 # Ink this close to the photo's edge is usually the table, a finger or the page border.
@@ -130,6 +133,10 @@ POLARITY_CLEAR = 0.5
 EDGE_PLAIN = 0.8
 SHEET_ERODE = 3
 SHEET_THICK = 0.05
+# Otherwise the tails are read again where the tiled background rises less than this many
+# levels a pixel (of POLARITY_SIDE), when at least SHEET_FLAT of the picture does.
+SHEET_EDGE_SLOPE = 2.0
+SHEET_FLAT = 0.3
 
 
 def _tile_background(small: Gray) -> npt.NDArray[np.float32]:
@@ -154,9 +161,11 @@ def is_dark_background(gray: Gray) -> bool:
     When neither tail is clearly the longer (within ``POLARITY_CLEAR``), the tiles have
     not told writing from background: strokes as thick as a tile (a bold character cropped
     tight, a letter in a 28-pixel box) or the edge of a sheet lying on a table. The
-    picture's two tones decide then, when they can (``_writing_on_the_edge_tone``)."""
+    picture's two tones decide then, when they can (``_writing_on_the_edge_tone``), else
+    the tails away from any sheet's edge (``_tails_inside_sheets``)."""
     small = shrink(gray, POLARITY_SIDE)
-    residual = small.astype(np.float32) - _tile_background(small)
+    background = _tile_background(small)
+    residual = small.astype(np.float32) - background
     lo, hi = _percentiles(residual, (2, 98))
     # The two answers only differ from np.percentile's in the last bits: ask numpy when
     # that could tip a comparison, so the decision is always the same as numpy's.
@@ -173,7 +182,25 @@ def is_dark_background(gray: Gray) -> bool:
         plain = _writing_on_the_edge_tone(small)
         if plain is not None:
             return plain
+        inside = _tails_inside_sheets(background, residual)
+        if inside is not None:
+            return inside > 0
     return ratio > 0
+
+
+def _tails_inside_sheets(background: npt.NDArray[np.float32], residual: Ink) -> float | None:
+    """The tails' ratio away from where the tiled background is steep: a sheet's edge
+    inside a tile (paper on a table, a board on a wall) is a long tail of its own, on
+    both sides. None for a picture too small for its tiles' slope to mean an edge, or
+    when too little of it is flat."""
+    if max(background.shape) < POLARITY_SIDE:
+        return None
+    gy, gx = np.gradient(background)
+    flat = np.hypot(gx, gy) <= SHEET_EDGE_SLOPE
+    if flat.sum() < SHEET_FLAT * flat.size:
+        return None
+    lo, hi = (float(v) for v in np.percentile(residual[flat], (2, 98)))
+    return _tail_ratio(lo, hi)
 
 
 def _tail_ratio(lo: float, hi: float) -> float:
@@ -249,8 +276,8 @@ def shrink(gray: Gray, side: int) -> Gray:
 def ink_map(gray: Gray) -> tuple[Ink, bool]:
     """Darkness of the ink relative to the local paper, in [0, 1], and whether inverted.
 
-    Dividing by an estimate of the paper (a max filter wide enough to close strokes, then
-    smoothed) removes uneven light and shadows, whatever the paper's colour.
+    Dividing by an estimate of the paper (a closing wide enough to fill strokes in, then
+    smoothed a little) removes uneven light and shadows, whatever the paper's colour.
     """
     inverted = is_dark_background(gray)
     if inverted:
@@ -261,9 +288,13 @@ def ink_map(gray: Gray) -> tuple[Ink, bool]:
     small = Image.fromarray(gray).resize(
         (max(2, round(w * scale)), max(2, round(h * scale))), Image.Resampling.BOX
     )
-    # Strokes are a few percent of the picture wide: a 5-pixel max filter at 48 px closes them.
-    closed = Image.fromarray(_max_filter(np.asarray(small), 5))
-    paper = closed.filter(ImageFilter.GaussianBlur(2.0))
+    # Strokes are a few percent of the picture wide: a 5-pixel closing at 48 px (a max
+    # filter, then a min filter as wide) fills them in, and leaves the edge of a sheet lying
+    # on a darker table where it is. A max filter alone spread the paper over the table
+    # beside it, and that band of table was read as ink (see the model card, "Polarity").
+    closed = _max_filter(np.asarray(small), PAPER_CLOSING)
+    closed = 255 - _max_filter(255 - closed, PAPER_CLOSING)
+    paper = Image.fromarray(closed).filter(ImageFilter.GaussianBlur(PAPER_BLUR))
     paper_full = np.asarray(paper.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
     # 1 - gray / paper, clipped to [0, 1], computed in place: this is a full-size pass.
     np.maximum(paper_full, 1.0, out=paper_full)

@@ -19,10 +19,13 @@ Pictures whose polarity is known, each set built the same way every run (fixed s
   on a dark table covering 15-60% of the picture; and a board photo on a light wall;
 - ``note on a table``: the photo itself (a character filling a small sheet) on the table.
 
-For each set, the share decided wrongly by ``is_dark_background`` and by the brightness
-tails of the tiles alone (the rule before the two tones were asked; the baseline).
+For each set, the share decided wrongly by ``is_dark_background`` (on the picture at the
+working size, as the bot decides) and by the brightness tails of the tiles alone (the rule
+before the two tones and the sheets' edges were looked at; the baseline).
 ``--judge`` also names the letters without a target at both operating points (the bot's
-classify): the share turned away, and the characters most often named.
+classify): the share turned away, and the characters most often named; and verifies the
+first 300 pictures of each scene (paper, board, table, wall, note) against the character
+drawn, as a learner's photo is graded (thorough point): the share answered "correct".
 """
 
 from __future__ import annotations
@@ -139,13 +142,14 @@ def tight_crop(clean: Gray, rng: np.random.Generator) -> Gray | None:
     return np.asarray(img.resize((side, side), Image.Resampling.BILINEAR))
 
 
-def build_sets(n: int) -> dict[str, tuple[list[Gray], bool]]:
-    """Each set's pictures and whether they are light on dark."""
+def build_sets(n: int, *, read: bool = True) -> dict[str, tuple[list[Gray], bool]]:
+    """Each set's pictures and whether they are light on dark; ``read`` False: only the
+    synthetic ones (no real sample, no letters)."""
     sets: dict[str, tuple[list[Gray], bool]] = {}
-    if REAL.is_dir():
+    if read and REAL.is_dir():
         files = sorted(p for p in REAL.rglob("*") if p.suffix.lower() in (".png", ".jpg"))
         sets["real"] = ([pp.decode(f.read_bytes()) for f in files], False)
-    fonts = latin_fonts()
+    fonts = latin_fonts() if read else []
     if fonts:
         sets["letters"] = ([g for _, g in emnist_letters(fonts)], False)
     charset = load_vocabulary().charset
@@ -198,6 +202,8 @@ def build_sets(n: int) -> dict[str, tuple[list[Gray], bool]]:
 def rates(sets: dict[str, tuple[list[Gray], bool]]) -> dict[str, dict[str, Any]]:
     out = {}
     for name, (grays, dark) in sets.items():
+        # At the working size, as the bot decides (``normalised_ink``).
+        grays = [pp.shrink(g, pp.WORK_SIDE) for g in grays]
         ours = [pp.is_dark_background(g) != dark for g in grays]
         base = [tails_only(g) != dark for g in grays]
         out[name] = {
@@ -216,11 +222,7 @@ def judge_letters(letters: list[tuple[str, Gray]]) -> dict[str, Any]:
     from recognition.verifier import Outcome
 
     model = load_char_model()
-    datas = []
-    for _, g in letters:
-        buf = io.BytesIO()
-        Image.fromarray(g).save(buf, "PNG")
-        datas.append(buf.getvalue())
+    datas = [_png(g) for _, g in letters]
     out: dict[str, Any] = {}
     for thorough in (True, False):
         known = model.point(thorough)[1].known
@@ -241,6 +243,36 @@ def judge_letters(letters: list[tuple[str, Gray]]) -> dict[str, Any]:
     return out
 
 
+SCENES = ("photos paper", "photos board", "on a table", "on a wall", "note on a table")
+
+
+def judge_scenes(sets: dict[str, tuple[list[Gray], bool]], n: int) -> dict[str, float]:
+    """What a learner gets: the first ``n`` pictures of each scene verified against the
+    character drawn (the i-th picture shows the charset's i-th character, cyclically) at the
+    thorough operating point, from their PNG bytes; the share answered "correct"."""
+    from recognition.charmodel import Job, load_char_model
+    from recognition.verifier import Outcome
+
+    model = load_char_model()
+    charset = load_vocabulary().charset
+    out = {}
+    for name in (s for s in SCENES if s in sets):
+        grays = sets[name][0][:n]
+        jobs = [Job(_png(g), charset[i % len(charset)]) for i, g in enumerate(grays)]
+        verdicts = [
+            d for k in range(0, len(jobs), 50) for d in model.judge(jobs[k : k + 50], thorough=True)
+        ]
+        out[name] = sum(d.outcome is Outcome.CORRECT for d in verdicts) / max(1, len(jobs))
+    model.close()
+    return out
+
+
+def _png(gray: Gray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(gray).save(buf, "PNG")
+    return buf.getvalue()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1200, help="synthetic pictures per set")
@@ -253,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     report["latin_fonts"] = [f.name for f in fonts]
     if args.judge and fonts:
         report["letters_named"] = judge_letters(emnist_letters(fonts))
+    if args.judge:
+        report["scenes_correct"] = judge_scenes(sets, min(args.n, 300))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
@@ -266,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not fonts:
         print("no Latin handwriting fonts installed: the letters set was skipped")
+    for name, share in report.get("scenes_correct", {}).items():
+        print(f"{name}: verified against the character drawn, correct {100 * share:.1f}%")
     for point, r in report.get("letters_named", {}).items():
         print(
             f"letters named ({point}): {100 * (1 - r['turned_away']):.1f}%, turned away "

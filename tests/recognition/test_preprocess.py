@@ -801,7 +801,7 @@ def test_ink_level_and_polarity_are_the_plain_computations(seed: int) -> None:
 
 def plain_polarity(gray: npt.NDArray[np.uint8]) -> bool:
     """``pp.is_dark_background`` written out: numpy's percentiles, Otsu's threshold by
-    trying every level, the erosion by looking at every window."""
+    trying every level, the erosion by looking at every window, the slope in float64."""
     small = pp.shrink(gray, pp.POLARITY_SIDE)
     residual = small.astype(np.float32) - pp._tile_background(small)
     lo, hi = (float(v) for v in np.percentile(residual, (2, 98)))
@@ -820,17 +820,24 @@ def plain_polarity(gray: npt.NDArray[np.uint8]) -> bool:
             if between > best * (1 + 1e-9):
                 best, dark = between, below
     ring = np.concatenate([dark[0], dark[-1], dark[1:-1, 0], dark[1:-1, -1]])
-    if pp.EDGE_PLAIN > ring.mean() > 1 - pp.EDGE_PLAIN:
+    if not pp.EDGE_PLAIN > ring.mean() > 1 - pp.EDGE_PLAIN:
+        edge_dark = bool(ring.mean() >= pp.EDGE_PLAIN)
+        other = ~dark if edge_dark else dark
+        r = pp.SHEET_ERODE
+        padded = np.pad(other, r, mode="edge")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1))
+        kept = int(windows.all(axis=(2, 3)).sum())
+        if kept < pp.SHEET_THICK * max(int(other.sum()), 1):
+            return edge_dark
+    if max(small.shape) < pp.POLARITY_SIDE:
         return ratio > 0
-    edge_dark = bool(ring.mean() >= pp.EDGE_PLAIN)
-    other = ~dark if edge_dark else dark
-    r = pp.SHEET_ERODE
-    padded = np.pad(other, r, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1))
-    kept = int(windows.all(axis=(2, 3)).sum())
-    if kept >= pp.SHEET_THICK * max(int(other.sum()), 1):
+    background = pp._tile_background(small).astype(np.float64)
+    slope = np.hypot(*np.gradient(background))
+    flat = slope <= pp.SHEET_EDGE_SLOPE
+    if flat.sum() < pp.SHEET_FLAT * flat.size:
         return ratio > 0
-    return edge_dark
+    lo, hi = (float(v) for v in np.percentile(residual[flat], (2, 98)))
+    return math.log(max(hi, 1e-3) / max(-lo, 1e-3)) > 0
 
 
 def emnist_letter(draw: Callable[[ImageDraw.ImageDraw, int], object], width: int) -> Array:
@@ -937,3 +944,30 @@ def test_drop_strays_cell_sums_either_way(seed: int) -> None:
     exact = pp._cell_sums(ink, step)
     assert quick.shape == exact.shape
     assert np.all(np.abs(quick - exact) <= 4 * step * step * 2.0**-24 * exact + 1e-12)
+
+
+def paper_on_a_table(seed: int) -> Array:
+    """A sheet of paper with an "F" on it, lying somewhere on a dark, grainy table."""
+    rng = np.random.default_rng(seed)
+    w, h = 480, 360
+    table = np.clip(rng.uniform(25, 80) + rng.normal(0, 6, (h, w)), 0, 255)
+    sw, sh = int(rng.integers(180, 330)), int(rng.integers(180, 300))
+    x0, y0 = int(rng.integers(0, w - sw)), int(rng.integers(0, h - sh))
+    img = Image.fromarray(table.astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((x0, y0, x0 + sw, y0 + sh), fill=PAPER)
+    cx, cy, r = x0 + sw // 2, y0 + sh // 2, int(min(sw, sh) * 0.35)
+    draw_f(draw, (cx - r, cy - r, cx + r, cy + r), INK)
+    return np.asarray(img.filter(ImageFilter.GaussianBlur(1)))
+
+
+# Sheets whose edge, inside the polarity tiles, made the brightness tails say "board"
+# (and, inverted, "paper"): the tails are now read away from the edge.
+@pytest.mark.parametrize("seed", [2, 3, 7, 18, 27, 38, 47, 54])
+def test_a_sheet_whose_edge_crosses_the_tiles_is_still_paper(seed: int) -> None:
+    photo = paper_on_a_table(seed)
+    assert not prepare(photo).inverted
+    assert prepare(255 - photo).inverted
+    # Decided at the working size: the picture as ``prepare`` sees it.
+    seen = pp.shrink(photo, pp.WORK_SIDE)
+    assert not pp.is_dark_background(seen) and pp.is_dark_background(255 - seen)
