@@ -276,7 +276,9 @@ def _png(gray: Gray) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1200, help="synthetic pictures per set")
-    ap.add_argument("--judge", action="store_true", help="also name the letters with the model")
+    ap.add_argument(
+        "--judge", action="store_true", help="also name the letters and grade the scenes"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     sets = build_sets(args.n)
