@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recognition.charmodel import CharModel, Job
-from recognition.verifier import Outcome
+from recognition.verifier import Decision, Outcome
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 UNKNOWN_DIR = "unknown"
@@ -60,6 +60,16 @@ def impostor_targets(labels: npt.NDArray[np.integer[Any]], n_chars: int) -> npt.
     return ((labels + 1 + idx % (n_chars - 1)) % n_chars).astype(np.int32)
 
 
+def judge_in_batches(
+    model: CharModel, jobs: list[Job], *, thorough: bool, batch: int = 64
+) -> list[Decision]:
+    """``model.judge`` over many photos, ``batch`` at a time (one inference each)."""
+    out: list[Decision] = []
+    for k in range(0, len(jobs), batch):
+        out += model.judge(jobs[k : k + batch], thorough=thorough)
+    return out
+
+
 def evaluate_chars(
     model: CharModel, root: Path, batch: int = 64, *, thorough: bool = True
 ) -> dict[str, Any]:
@@ -70,11 +80,8 @@ def evaluate_chars(
     known = [i for i, it in enumerate(items) if it.label != UNKNOWN_DIR]
     unknown = [i for i, it in enumerate(items) if it.label == UNKNOWN_DIR]
 
-    def run(jobs: list[Job]) -> list[Any]:
-        out = []
-        for k in range(0, len(jobs), batch):
-            out += model.judge(jobs[k : k + batch], thorough=thorough)
-        return out
+    def run(jobs: list[Job]) -> list[Decision]:
+        return judge_in_batches(model, jobs, thorough=thorough, batch=batch)
 
     start = time.perf_counter()
     classified = run([Job(d) for d in datas])

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from recognition.charmodel import CharModel, Job, load_char_model  # noqa: E402
+from recognition.evaluate import judge_in_batches  # noqa: E402
 from recognition.verifier import Outcome, decide, incomplete_of  # noqa: E402
 
 
@@ -100,11 +101,7 @@ def photo_verdicts(
     out: dict[str, dict[str, float]] = {}
     for point, thorough in (("fast", False), ("thorough", True)):
         known_at = model.point(thorough)[1].known
-        decisions = [
-            d
-            for i in range(0, len(jobs), 64)
-            for d in model.judge(jobs[i : i + 64], thorough=thorough)
-        ]
+        decisions = judge_in_batches(model, jobs, thorough=thorough)
         outcome = np.array([d.outcome.value for d in decisions])
         row = {
             "incomplete_flagged": float(np.mean(outcome[partial] == Outcome.INCOMPLETE.value)),

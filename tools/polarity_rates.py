@@ -49,8 +49,11 @@ sys.path.insert(0, str(ROOT))
 
 from quizzes.hsk import load_vocabulary  # noqa: E402
 from recognition import preprocess as pp  # noqa: E402
+from recognition.charmodel import CharModel, Job, load_char_model  # noqa: E402
+from recognition.evaluate import judge_in_batches  # noqa: E402
 from recognition.training.strokes import HSK1_STROKES, StrokeData  # noqa: E402
 from recognition.training.synth import Generator, find_cjk_fonts, split_fonts  # noqa: E402
+from recognition.verifier import Outcome  # noqa: E402
 
 Gray = npt.NDArray[np.uint8]
 REAL = ROOT.parent / "shared" / "data" / "real-handwriting"
@@ -216,54 +219,41 @@ def rates(sets: dict[str, tuple[list[Gray], bool]]) -> dict[str, dict[str, Any]]
     return out
 
 
-def judge_letters(letters: list[tuple[str, Gray]]) -> dict[str, Any]:
+def judge_letters(model: CharModel, letters: list[tuple[str, Gray]]) -> dict[str, Any]:
     """The letters named without a target, as ``classify`` names them, at both points."""
-    from recognition.charmodel import Job, load_char_model
-    from recognition.verifier import Outcome
-
-    model = load_char_model()
-    datas = [_png(g) for _, g in letters]
+    jobs = [Job(_png(g)) for _, g in letters]
     out: dict[str, Any] = {}
     for thorough in (True, False):
         known = model.point(thorough)[1].known
         named: collections.Counter[str] = collections.Counter()
-        for k in range(0, len(datas), 64):
-            jobs = [Job(d) for d in datas[k : k + 64]]
-            for (ch, _), d in zip(
-                letters[k : k + 64], model.judge(jobs, thorough=thorough), strict=True
-            ):
-                if d.outcome is Outcome.CORRECT and d.confidence >= known:
-                    named[f"{ch}->{d.top5[0][0]}"] += 1
+        verdicts = judge_in_batches(model, jobs, thorough=thorough)
+        for (ch, _), d in zip(letters, verdicts, strict=True):
+            if d.outcome is Outcome.CORRECT and d.confidence >= known:
+                named[f"{ch}->{d.top5[0][0]}"] += 1
         point = "thorough" if thorough and model.thorough is not None else "fast"
         out[point] = {
             "turned_away": 1 - sum(named.values()) / max(1, len(letters)),
             "most_named": named.most_common(8),
         }
-    model.close()
     return out
 
 
 SCENES = ("photos paper", "photos board", "on a table", "on a wall", "note on a table")
 
 
-def judge_scenes(sets: dict[str, tuple[list[Gray], bool]], n: int) -> dict[str, float]:
+def judge_scenes(
+    model: CharModel, sets: dict[str, tuple[list[Gray], bool]], n: int
+) -> dict[str, float]:
     """What a learner gets: the first ``n`` pictures of each scene verified against the
     character drawn (the i-th picture shows the charset's i-th character, cyclically) at the
     thorough operating point, from their PNG bytes; the share answered "correct"."""
-    from recognition.charmodel import Job, load_char_model
-    from recognition.verifier import Outcome
-
-    model = load_char_model()
     charset = load_vocabulary().charset
     out = {}
     for name in (s for s in SCENES if s in sets):
         grays = sets[name][0][:n]
         jobs = [Job(_png(g), charset[i % len(charset)]) for i, g in enumerate(grays)]
-        verdicts = [
-            d for k in range(0, len(jobs), 50) for d in model.judge(jobs[k : k + 50], thorough=True)
-        ]
+        verdicts = judge_in_batches(model, jobs, thorough=True)
         out[name] = sum(d.outcome is Outcome.CORRECT for d in verdicts) / max(1, len(jobs))
-    model.close()
     return out
 
 
@@ -285,10 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"sets": rates(sets)}
     fonts = latin_fonts()
     report["latin_fonts"] = [f.name for f in fonts]
-    if args.judge and fonts:
-        report["letters_named"] = judge_letters(emnist_letters(fonts))
     if args.judge:
-        report["scenes_correct"] = judge_scenes(sets, min(args.n, 300))
+        model = load_char_model()
+        if fonts:
+            report["letters_named"] = judge_letters(model, emnist_letters(fonts))
+        report["scenes_correct"] = judge_scenes(model, sets, min(args.n, 300))
+        model.close()
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0

@@ -8,6 +8,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from recognition.charmodel import load_char_model
 from tests.conftest import load_tool
 
 
@@ -44,7 +45,9 @@ def test_writing_on_a_sheet_lying_on_a_table_is_graded_like_on_bare_paper(
     # quarter of these 40 photos were graded correct (three quarters now).
     sets = tool.build_sets(40, read=False)
     scenes = {k: v for k, v in sets.items() if k in ("photos paper", "on a table")}
-    correct = tool.judge_scenes(scenes, 40)
+    model = load_char_model()
+    correct = tool.judge_scenes(model, scenes, 40)
+    model.close()
     assert correct["photos paper"] >= 0.95
     assert correct["on a table"] >= 0.6
 
