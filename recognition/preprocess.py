@@ -21,6 +21,22 @@ WORK_SIDE = 256
 # The paper under the ink: a closing this wide at 48 px, then a Gaussian blur of this sigma.
 PAPER_CLOSING = 5
 PAPER_BLUR = 1.0
+# A sheet lying on a darker table (or a board on a lighter wall, once inverted): the
+# background after a closing this wide at 48 px (it fills even bold strokes in) ...
+TABLE_CLOSING = 9
+# ... darker than this share of the sheet's (its 95th percentile) ...
+TABLE_DARK = 0.5
+# ... covering at least this share of the picture, outside the sheet in its row and its
+# column, is the table: no ink is read on it, nor this many 48-px pixels into it.
+TABLE_AREA = 0.03
+TABLE_GROW = 1
+# Dark background between light in a row or a column, beyond this share of the picture:
+# the light part is not one (convex) sheet but paper between bold strokes.
+TABLE_ENCLOSED = 0.01
+# Only in a photo at least this many pixels a side: a picture cropped to bold writing is
+# smaller, and taken the wrong way round (its paper for a board) its paper looks like a
+# wall around the strokes.
+TABLE_MIN_SIDE = 128
 # Below this ink contrast (0..1 darkness relative to the paper) nothing was written.
 MIN_INK_CONTRAST = 0.12
 # Ink this close to the photo's edge is usually the table, a finger or the page border.
@@ -273,11 +289,12 @@ def shrink(gray: Gray, side: int) -> Gray:
     return np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.BOX), dtype=np.uint8)
 
 
-def ink_map(gray: Gray) -> tuple[Ink, bool]:
+def ink_map(gray: Gray, *, table: bool = True) -> tuple[Ink, bool]:
     """Darkness of the ink relative to the local paper, in [0, 1], and whether inverted.
 
     Dividing by an estimate of the paper (a closing wide enough to fill strokes in, then
     smoothed a little) removes uneven light and shadows, whatever the paper's colour.
+    ``table``: look for a table (or wall) around the sheet, and read no ink on it.
     """
     inverted = is_dark_background(gray)
     if inverted:
@@ -296,29 +313,87 @@ def ink_map(gray: Gray) -> tuple[Ink, bool]:
     closed = 255 - _max_filter(255 - closed, PAPER_CLOSING)
     paper = Image.fromarray(closed).filter(ImageFilter.GaussianBlur(PAPER_BLUR))
     paper_full = np.asarray(paper.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
+    around = _table(np.asarray(small)) if table else None
     # 1 - gray / paper, clipped to [0, 1], computed in place: this is a full-size pass.
     np.maximum(paper_full, 1.0, out=paper_full)
     ink = gray.astype(np.float32)
     ink /= paper_full
     np.subtract(1.0, ink, out=ink)
     np.clip(ink, 0.0, 1.0, out=ink)
+    if around is not None:
+        # The paper's estimate runs over the table's edge (the blur, the scaling up): that
+        # band of table would be read as a dark frame around the sheet.
+        grown = _max_filter(around.astype(np.uint8), 1 + 2 * TABLE_GROW)
+        ink[np.asarray(Image.fromarray(grown).resize((w, h), Image.Resampling.NEAREST)) > 0] = 0.0
     return ink, inverted
 
 
+def _table(small: Gray) -> npt.NDArray[np.bool_] | None:
+    """Where a table (or a wall) shows around the sheet, at 48 px; None when none does.
+
+    The closing is taken on the picture extended by its own edge, so that a strip of table
+    along the picture's side is background, not a stroke. A table lies outside the sheet:
+    no sheet on both sides of it in its row or column (the sheet is convex); dark
+    background between light is bold writing cropped tight, and then nothing is a table."""
+    size, r = TABLE_CLOSING, TABLE_CLOSING // 2
+    h, w = small.shape
+    # The max filter of the extended picture, over the picture and r pixels around it ...
+    rows = np.clip(np.arange(-2 * r, h + 2 * r), 0, h - 1)
+    cols = np.clip(np.arange(-2 * r, w + 2 * r), 0, w - 1)
+    grown = _running_max(_running_max(small[:, cols], size, w + 2 * r, 1)[rows], size, h + 2 * r, 0)
+    # ... then the min filter over the picture.
+    closed = 255 - _running_max(_running_max(255 - grown, size, w, 1), size, h, 0)
+    flat = closed.ravel()
+    k = int(0.95 * (flat.size - 1))
+    dark = closed < TABLE_DARK * float(np.partition(flat, k)[k])
+    if float(dark.mean()) < TABLE_AREA:  # most photos: no table
+        return None
+    light = ~dark
+    within = _between(light) | _between(light.T).T
+    if float(np.count_nonzero(dark & within)) > TABLE_ENCLOSED * dark.size:
+        return None
+    dark &= ~within
+    return dark if float(dark.mean()) >= TABLE_AREA else None
+
+
+def _between(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Per row, True from its first True of ``mask`` to its last (rows without any: False)."""
+    w = mask.shape[1]
+    first = np.argmax(mask, 1)[:, None]
+    last = w - 1 - np.argmax(mask[:, ::-1], 1)[:, None]
+    x = np.arange(w)
+    rows: npt.NDArray[np.bool_] = np.asarray(mask.any(1))[:, None]
+    spans: npt.NDArray[np.bool_] = rows & (x >= first) & (x <= last)
+    return spans
+
+
 def _max_filter(arr: Gray, size: int) -> Gray:
-    """The largest value in each ``size`` x ``size`` window, the edges repeated outwards:
-    what PIL's ``ImageFilter.MaxFilter`` gives, as two passes of running maxima instead
-    of a rank filter that sorts every window."""
+    """The largest value in each ``size`` x ``size`` window (``size`` odd), the edges
+    repeated outwards: what PIL's ``ImageFilter.MaxFilter`` gives, as running maxima over
+    doubling spans along each axis instead of a rank filter that sorts every window."""
     h, w = arr.shape
     r = size // 2
-    padded = np.pad(arr, r, mode="edge")
-    across = padded[:, :w].copy()
-    for dx in range(1, size):
-        np.maximum(across, padded[:, dx : dx + w], out=across)
-    out = across[:h].copy()
-    for dy in range(1, size):
-        np.maximum(out, across[dy : dy + h], out=out)
-    return out
+    rows = np.clip(np.arange(-r, h + r), 0, h - 1)
+    cols = np.clip(np.arange(-r, w + r), 0, w - 1)
+    across = _running_max(arr[:, cols], size, w, 1)
+    return _running_max(across[rows], size, h, 0)
+
+
+def _running_max(arr: Gray, size: int, n: int, axis: int) -> Gray:
+    """The maxima of ``size`` consecutive values along ``axis``, ``n`` of them (the
+    array holds n + size - 1): maxima of 2, 4, 8... values, then of two overlapping spans."""
+
+    def part(a: Gray, start: int, length: int) -> Gray:
+        return a[start : start + length] if axis == 0 else a[:, start : start + length]
+
+    span, out = 1, arr
+    while 2 * span <= size:
+        length = out.shape[axis] - span
+        out = np.maximum(part(out, 0, length), part(out, span, length))
+        span *= 2
+    if span < size:
+        out = np.maximum(part(out, 0, n), part(out, size - span, n))
+    return part(out, 0, n)
 
 
 def _ink_level(ink: Ink) -> float:
@@ -661,7 +736,7 @@ def _mass_box(ink: Ink, share: float = 0.005) -> tuple[int, int, int, int]:
 def normalised_ink(gray: Gray, *, guard_strokes: bool = True) -> tuple[Ink, bool, int, float]:
     """The cleaned ink map of a photo at working size: (ink, inverted, grid lines, contrast)."""
     small = shrink(gray, WORK_SIDE)
-    ink, inverted = ink_map(small)
+    ink, inverted = ink_map(small, table=min(gray.shape) >= TABLE_MIN_SIDE)
     h, w = ink.shape
     by, bx = max(1, round(h * BORDER)), max(1, round(w * BORDER))
     ink[:by], ink[-by:], ink[:, :bx], ink[:, -bx:] = 0.0, 0.0, 0.0, 0.0

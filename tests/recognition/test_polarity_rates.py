@@ -42,14 +42,18 @@ def test_writing_on_a_sheet_lying_on_a_table_is_graded_like_on_bare_paper(
 ) -> None:
     # The real model, from PNG bytes, at the thorough point. Before the paper under the
     # ink was a closing, the band of table beside the sheet's edge was read as ink, and a
-    # quarter of these 40 photos were graded correct (three quarters now).
+    # quarter of these 40 photos were graded correct; three quarters with the closing, and
+    # 39 of 40 since no ink is read on the table (``preprocess._table``). A board on a
+    # light wall: 15 of 40, now 37.
     sets = tool.build_sets(40, read=False)
-    scenes = {k: v for k, v in sets.items() if k in ("photos paper", "on a table")}
+    wanted = ("photos paper", "on a table", "on a wall")
+    scenes = {k: v for k, v in sets.items() if k in wanted}
     model = load_char_model()
     correct = tool.judge_scenes(model, scenes, 40)
     model.close()
     assert correct["photos paper"] >= 0.95
-    assert correct["on a table"] >= 0.6
+    assert correct["on a table"] >= 0.9
+    assert correct["on a wall"] >= 0.85
 
 
 def test_the_letters_are_28_pixels_dark_on_light(tool: ModuleType) -> None:

@@ -652,8 +652,9 @@ def test_max_filter_is_pils(seed: int) -> None:
     for _ in range(50):
         h, w = (int(v) for v in rng.integers(2, 60, 2))
         arr = rng.integers(0, 256, (h, w), dtype=np.uint8)
-        ref = np.asarray(Image.fromarray(arr).filter(ImageFilter.MaxFilter(5)))
-        assert np.array_equal(pp._max_filter(arr, 5), ref)
+        for size in (3, 5, 9):
+            ref = np.asarray(Image.fromarray(arr).filter(ImageFilter.MaxFilter(size)))
+            assert np.array_equal(pp._max_filter(arr, size), ref)
 
 
 def flood_parts(grown: Array) -> Array:
@@ -948,6 +949,11 @@ def test_drop_strays_cell_sums_either_way(seed: int) -> None:
 
 def paper_on_a_table(seed: int) -> Array:
     """A sheet of paper with an "F" on it, lying somewhere on a dark, grainy table."""
+    return paper_and_f_on_a_table(seed)[0]
+
+
+def paper_and_f_on_a_table(seed: int) -> tuple[Array, Box]:
+    """``paper_on_a_table``, and the box the "F" is drawn in."""
     rng = np.random.default_rng(seed)
     w, h = 480, 360
     table = np.clip(rng.uniform(25, 80) + rng.normal(0, 6, (h, w)), 0, 255)
@@ -958,7 +964,37 @@ def paper_on_a_table(seed: int) -> Array:
     draw.rectangle((x0, y0, x0 + sw, y0 + sh), fill=PAPER)
     cx, cy, r = x0 + sw // 2, y0 + sh // 2, int(min(sw, sh) * 0.35)
     draw_f(draw, (cx - r, cy - r, cx + r, cy + r), INK)
-    return np.asarray(img.filter(ImageFilter.GaussianBlur(1)))
+    return np.asarray(img.filter(ImageFilter.GaussianBlur(1))), (cx - r, cy - r, cx + r, cy + r)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_no_ink_is_read_on_the_table_around_a_sheet(seed: int) -> None:
+    # The paper's estimate ran over the sheet's edge, and the band of table beside it was
+    # read as ink: a frame around the sheet, then cropped with the writing. The same for a
+    # board on a light wall (the picture inverted).
+    photo, (x0, y0, x1, y1) = paper_and_f_on_a_table(seed)
+    for picture in (photo, 255 - photo):
+        ink, _, _, _ = pp.normalised_ink(picture)
+        s = ink.shape[1] / photo.shape[1]  # at the working size
+        ys, xs = np.nonzero(ink > 0.05)
+        pad = 4
+        assert xs.min() >= x0 * s - pad and xs.max() <= x1 * s + pad
+        assert ys.min() >= y0 * s - pad and ys.max() <= y1 * s + pad
+
+
+def test_a_table_lies_outside_one_sheet() -> None:
+    # At 48 px, as ``ink_map`` looks: a light sheet on a dark table, and a light ring (bold
+    # chalk close up, or paper between strokes taken the wrong way round) around dark: the
+    # dark inside the ring lies between light in its rows, so the light is not one sheet
+    # and nothing is a table.
+    sheet = np.full((48, 48), 40, dtype=np.uint8)
+    sheet[6:40, 10:44] = 220
+    table = pp._table(sheet)
+    assert table is not None
+    assert table[:, :8].all() and table[:4].all() and not table[8:38, 12:42].any()
+    ring = sheet.copy()
+    ring[18:28, 22:32] = 40  # dark paper inside the light
+    assert pp._table(ring) is None
 
 
 # Sheets whose edge, inside the polarity tiles, made the brightness tails say "board"
