@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import math
@@ -338,15 +339,14 @@ def _table(small: Gray) -> npt.NDArray[np.bool_] | None:
     size, r = TABLE_CLOSING, TABLE_CLOSING // 2
     h, w = small.shape
     # The max filter of the extended picture, over the picture and r pixels around it ...
-    rows = np.clip(np.arange(-2 * r, h + 2 * r), 0, h - 1)
-    cols = np.clip(np.arange(-2 * r, w + 2 * r), 0, w - 1)
+    rows, cols = _edge_index(h, 2 * r), _edge_index(w, 2 * r)
     grown = _running_max(_running_max(small[:, cols], size, w + 2 * r, 1)[rows], size, h + 2 * r, 0)
     # ... then the min filter over the picture.
     closed = 255 - _running_max(_running_max(255 - grown, size, w, 1), size, h, 0)
     flat = closed.ravel()
     k = int(0.95 * (flat.size - 1))
     dark = closed < TABLE_DARK * float(np.partition(flat, k)[k])
-    if float(dark.mean()) < TABLE_AREA:  # most photos: no table
+    if int(np.count_nonzero(dark)) < TABLE_AREA * dark.size:  # most photos: no table
         return None
     light = ~dark
     within = _between(light) | _between(light.T).T
@@ -373,10 +373,16 @@ def _max_filter(arr: Gray, size: int) -> Gray:
     doubling spans along each axis instead of a rank filter that sorts every window."""
     h, w = arr.shape
     r = size // 2
-    rows = np.clip(np.arange(-r, h + r), 0, h - 1)
-    cols = np.clip(np.arange(-r, w + r), 0, w - 1)
-    across = _running_max(arr[:, cols], size, w, 1)
-    return _running_max(across[rows], size, h, 0)
+    across = _running_max(arr[:, _edge_index(w, r)], size, w, 1)
+    return _running_max(across[_edge_index(h, r)], size, h, 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _edge_index(n: int, r: int) -> Index:
+    """Indices of ``n`` values extended by ``r`` on each side, the edges repeated."""
+    index = np.clip(np.arange(-r, n + r), 0, n - 1)
+    index.flags.writeable = False
+    return index
 
 
 def _running_max(arr: Gray, size: int, n: int, axis: int) -> Gray:
