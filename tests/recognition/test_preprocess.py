@@ -952,8 +952,9 @@ def paper_on_a_table(seed: int) -> Array:
     return paper_and_f_on_a_table(seed)[0]
 
 
-def paper_and_f_on_a_table(seed: int) -> tuple[Array, Box]:
-    """``paper_on_a_table``, and the box the "F" is drawn in."""
+def paper_and_f_on_a_table(seed: int, slant: float = 0.0) -> tuple[Array, Box]:
+    """``paper_on_a_table``, and the box the "F" is drawn in; ``slant``: the sheet seen
+    at an angle, each corner moved by up to this share of its side."""
     rng = np.random.default_rng(seed)
     w, h = 480, 360
     table = np.clip(rng.uniform(25, 80) + rng.normal(0, 6, (h, w)), 0, 255)
@@ -961,18 +962,35 @@ def paper_and_f_on_a_table(seed: int) -> tuple[Array, Box]:
     x0, y0 = int(rng.integers(0, w - sw)), int(rng.integers(0, h - sh))
     img = Image.fromarray(table.astype(np.uint8))
     draw = ImageDraw.Draw(img)
-    draw.rectangle((x0, y0, x0 + sw, y0 + sh), fill=PAPER)
+    corners = [(x0, y0), (x0 + sw, y0), (x0 + sw, y0 + sh), (x0, y0 + sh)]
+    moved = [
+        (x + sw * slant * rng.uniform(-1, 1), y + sh * slant * rng.uniform(-1, 1))
+        for x, y in corners
+    ]
+    draw.polygon(moved, fill=PAPER)
     cx, cy, r = x0 + sw // 2, y0 + sh // 2, int(min(sw, sh) * 0.35)
     draw_f(draw, (cx - r, cy - r, cx + r, cy + r), INK)
     return np.asarray(img.filter(ImageFilter.GaussianBlur(1))), (cx - r, cy - r, cx + r, cy + r)
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_no_ink_is_read_on_the_table_around_a_sheet(seed: int) -> None:
+SLANTED_BOARD_MISS = pytest.mark.xfail(
+    strict=True, reason="known: the polarity takes this board's light wall for the paper"
+)
+
+
+@pytest.mark.parametrize(
+    ("seed", "slant"),
+    [(seed, 0.0) for seed in range(12)]
+    + [
+        pytest.param(seed, 0.1, marks=SLANTED_BOARD_MISS) if seed == 1 else (seed, 0.1)
+        for seed in range(12)
+    ],
+)
+def test_no_ink_is_read_on_the_table_around_a_sheet(seed: int, slant: float) -> None:
     # The paper's estimate ran over the sheet's edge, and the band of table beside it was
     # read as ink: a frame around the sheet, then cropped with the writing. The same for a
-    # board on a light wall (the picture inverted).
-    photo, (x0, y0, x1, y1) = paper_and_f_on_a_table(seed)
+    # board on a light wall (the picture inverted), and for a sheet seen at an angle.
+    photo, (x0, y0, x1, y1) = paper_and_f_on_a_table(seed, slant)
     for picture in (photo, 255 - photo):
         ink, _, _, _ = pp.normalised_ink(picture)
         s = ink.shape[1] / photo.shape[1]  # at the working size
