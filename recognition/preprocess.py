@@ -34,6 +34,10 @@ TABLE_GROW = 1
 # Dark background between light in a row or a column, beyond this share of the picture:
 # the light part is not one (convex) sheet but paper between bold strokes.
 TABLE_ENCLOSED = 0.01
+# Along the table's edge, the background within this many 48-px pixels reaches at least
+# this share of the sheet's level (median over the edge): a sheet's edge, not a shadow's.
+TABLE_SHARP_WITHIN = 3
+TABLE_SHARP = 0.8
 # Only in a photo at least this many pixels a side: a picture cropped to bold writing is
 # smaller, and taken the wrong way round (its paper for a board) its paper looks like a
 # wall around the strokes.
@@ -335,7 +339,9 @@ def _table(small: Gray) -> npt.NDArray[np.bool_] | None:
     The closing is taken on the picture extended by its own edge, so that a strip of table
     along the picture's side is background, not a stroke. A table lies outside the sheet:
     no sheet on both sides of it in its row or column (the sheet is convex); dark
-    background between light is bold writing cropped tight, and then nothing is a table."""
+    background between light is bold writing cropped tight, and then nothing is a table.
+    Nor is background that darkens gradually towards the side (a shadow, uneven light):
+    beside a table, the sheet's level is reached within a few pixels."""
     size, r = TABLE_CLOSING, TABLE_CLOSING // 2
     h, w = small.shape
     # The max filter of the extended picture, over the picture and r pixels around it ...
@@ -345,7 +351,8 @@ def _table(small: Gray) -> npt.NDArray[np.bool_] | None:
     closed = 255 - _running_max(_running_max(255 - grown, size, w, 1), size, h, 0)
     flat = closed.ravel()
     k = int(0.95 * (flat.size - 1))
-    dark = closed < TABLE_DARK * float(np.partition(flat, k)[k])
+    sheet = float(np.partition(flat, k)[k])
+    dark = closed < TABLE_DARK * sheet
     if int(np.count_nonzero(dark)) < TABLE_AREA * dark.size:  # most photos: no table
         return None
     light = ~dark
@@ -353,7 +360,15 @@ def _table(small: Gray) -> npt.NDArray[np.bool_] | None:
     if float(np.count_nonzero(dark & within)) > TABLE_ENCLOSED * dark.size:
         return None
     dark &= ~within
-    return dark if float(dark.mean()) >= TABLE_AREA else None
+    if float(dark.mean()) < TABLE_AREA:
+        return None
+    # A sheet's edge is sharp: beside the table, the sheet's own level within a few pixels.
+    # A shadow or uneven light darkens the paper gradually.
+    edge = dark & (_max_filter((~dark).astype(np.uint8), 3) > 0)
+    near = _max_filter(closed, 2 * TABLE_SHARP_WITHIN + 1)[edge]
+    if near.size and float(np.median(near)) < TABLE_SHARP * sheet:
+        return None
+    return dark
 
 
 def _between(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

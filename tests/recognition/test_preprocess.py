@@ -1015,6 +1015,18 @@ def test_a_table_lies_outside_one_sheet() -> None:
     assert pp._table(ring) is None
 
 
+def test_a_shadow_darkening_the_paper_gradually_is_not_a_table() -> None:
+    # Paper in the shadow at the picture's side, as dark as a table at the edge but
+    # brightening over a third of the picture: the paper beside it is not the sheet's
+    # level within a few pixels, so writing in the shadow is kept.
+    paper = np.full((48, 48), 220, dtype=np.uint8)
+    paper[:, :16] = np.linspace(50, 220, 16).round().astype(np.uint8)
+    assert pp._table(paper) is None
+    step = paper.copy()
+    step[:, :16] = 50  # the same darkness ending sharply: a table
+    assert pp._table(step) is not None
+
+
 # Sheets whose edge, inside the polarity tiles, made the brightness tails say "board"
 # (and, inverted, "paper"): the tails are now read away from the edge.
 @pytest.mark.parametrize("seed", [2, 3, 7, 18, 27, 38, 47, 54])
