@@ -17,15 +17,20 @@ Pictures whose polarity is known, each set built the same way every run (fixed s
   around bold writing, and the same as chalk;
 - ``on a table`` / ``on a wall``: a synthetic photo in the middle of a larger sheet, lying
   on a dark table covering 15-60% of the picture; and a board photo on a light wall;
-- ``note on a table``: the photo itself (a character filling a small sheet) on the table.
+- ``note on a table``: the photo itself (a character filling a small sheet) on the table;
+- ``on a light desk``: as ``on a table``, the table at 50-80% of the sheet's level;
+- ``table at a slant``: ``on a table`` keystoned (each corner moved by up to 12% of the
+  side, the uncovered corners filled with the table's tone), so the sheet's edges are no
+  longer square to the picture.
 
 For each set, the share decided wrongly by ``is_dark_background`` (on the picture at the
 working size, as the bot decides) and by the brightness tails of the tiles alone (the rule
 before the two tones and the sheets' edges were looked at; the baseline).
 ``--judge`` also names the letters without a target at both operating points (the bot's
 classify): the share turned away, and the characters most often named; and verifies the
-first 300 pictures of each scene (paper, board, table, wall, note) against the character
-drawn, as a learner's photo is graded (thorough point): the share answered "correct".
+first 300 pictures of each scene (paper, board, table, wall, note, light desk, slant)
+against the character drawn, as a learner's photo is graded (thorough point): the share
+answered "correct".
 """
 
 from __future__ import annotations
@@ -131,6 +136,28 @@ def on_a_surround(
     return np.asarray(img.resize((frame * 3, frame * 3), Image.Resampling.BILINEAR))
 
 
+def keystone(picture: Gray, rng: np.random.Generator, most: float = 0.12) -> Gray:
+    """``picture`` seen at a slant: each corner moved by up to ``most`` of its side, what
+    comes into view filled with the tone of its top left corner (the surround)."""
+    h, w = picture.shape
+    out = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
+    seen = [(x + w * rng.uniform(-most, most), y + h * rng.uniform(-most, most)) for x, y in out]
+    # PIL's perspective maps each output pixel to the input: solve for its 8 coefficients.
+    a, b = [], []
+    for (x, y), (u, v) in zip(out, seen, strict=True):
+        a += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        b += [u, v]
+    coeffs = np.linalg.solve(np.array(a, dtype=float), np.array(b, dtype=float))
+    img = Image.fromarray(picture).transform(
+        (w, h),
+        Image.Transform.PERSPECTIVE,
+        tuple(float(c) for c in coeffs),
+        Image.Resampling.BILINEAR,
+        fillcolor=int(picture[0, 0]),
+    )
+    return np.asarray(img)
+
+
 def tight_crop(clean: Gray, rng: np.random.Generator) -> Gray | None:
     grow = int(rng.choice([1, 3, 5]))
     img = Image.fromarray(clean)
@@ -157,7 +184,7 @@ def build_sets(n: int, *, read: bool = True) -> dict[str, tuple[list[Gray], bool
         sets["letters"] = ([g for _, g in emnist_letters(fonts)], False)
     charset = load_vocabulary().charset
     gen = Generator(StrokeData(HSK1_STROKES), split_fonts(find_cjk_fonts()).train, seed=11)
-    paper, board, tight, table, wall, note = [], [], [], [], [], []
+    paper, board, tight, table, wall, note, desk, slant = [], [], [], [], [], [], [], []
     for i in range(n):
         clean = gen.render_char(charset[i % len(charset)], gen.rng_for(31, i)).image
         p = gen.photo(clean, gen.rng_for(32, i), board=False)
@@ -192,6 +219,16 @@ def build_sets(n: int, *, read: bool = True) -> dict[str, tuple[list[Gray], bool
                 more=False,
             )
         )
+        sheet = float(np.percentile(p, 80))
+        desk.append(
+            on_a_surround(
+                p,
+                np.random.default_rng(5000 + i),
+                sheet=sheet,
+                surround=sheet * float(np.random.default_rng(9000 + i).uniform(0.5, 0.8)),
+            )
+        )
+        slant.append(keystone(table[-1], np.random.default_rng(100 + i)))
     sets["photos paper"] = (paper, False)
     sets["photos board"] = (board, True)
     sets["tight paper"] = (tight, False)
@@ -199,6 +236,8 @@ def build_sets(n: int, *, read: bool = True) -> dict[str, tuple[list[Gray], bool
     sets["on a table"] = (table, False)
     sets["on a wall"] = (wall, True)
     sets["note on a table"] = (note, False)
+    sets["on a light desk"] = (desk, False)
+    sets["table at a slant"] = (slant, False)
     return sets
 
 
@@ -238,7 +277,15 @@ def judge_letters(model: CharModel, letters: list[tuple[str, Gray]]) -> dict[str
     return out
 
 
-SCENES = ("photos paper", "photos board", "on a table", "on a wall", "note on a table")
+SCENES = (
+    "photos paper",
+    "photos board",
+    "on a table",
+    "on a wall",
+    "note on a table",
+    "on a light desk",
+    "table at a slant",
+)
 
 
 def judge_scenes(
@@ -285,11 +332,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, ensure_ascii=False))
         return 0
     head = ("pictures", "wrong", "tails only", "fixed", "broken")
-    print(f"{'set':14s}" + "".join(f" {h:>10s}" for h in head))
+    print(f"{'set':17s}" + "".join(f" {h:>10s}" for h in head))
     for name, r in report["sets"].items():
         wrong, base = 100 * r["wrong"], 100 * r["wrong_tails_only"]
         print(
-            f"{name:14s} {r['pictures']:10d} {wrong:9.2f}% {base:9.2f}%"
+            f"{name:17s} {r['pictures']:10d} {wrong:9.2f}% {base:9.2f}%"
             f" {r['fixed']:10d} {r['broken']:10d}"
         )
     if not fonts:

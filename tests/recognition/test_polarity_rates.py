@@ -25,10 +25,20 @@ def test_the_sets_are_what_they_say_and_the_counts_add_up(tool: ModuleType) -> N
     tight, _ = sets["tight paper"]
     chalk, _ = sets["tight board"]
     assert all(np.array_equal(c, 255 - t) for c, t in zip(chalk, tight, strict=True))
-    for name, surround_dark in (("on a table", True), ("on a wall", False)):
+    for name, surround_dark in (
+        ("on a table", True),
+        ("on a wall", False),
+        ("on a light desk", True),
+    ):
         for g in sets[name][0]:
             edge = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]]).astype(float)
             assert bool(np.median(edge) < np.median(g)) is surround_dark, name
+    desk, table = sets["on a light desk"][0], sets["on a table"][0]
+    assert all(d[0, 0] > t[0, 0] + 20 for d, t in zip(desk, table, strict=True))
+    slant = sets["table at a slant"][0]
+    assert all(
+        s.shape == t.shape and not np.array_equal(s, t) for s, t in zip(slant, table, strict=True)
+    )
     assert "real" not in sets and "letters" not in sets
     for name, r in tool.rates(sets).items():
         n = r["pictures"]
