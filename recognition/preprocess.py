@@ -307,18 +307,20 @@ def ink_map(gray: Gray, *, table: bool = True) -> tuple[Ink, bool]:
     h, w = gray.shape
     small_side = 48
     scale = small_side / max(h, w)
-    small = Image.fromarray(gray).resize(
-        (max(2, round(w * scale)), max(2, round(h * scale))), Image.Resampling.BOX
+    small = np.asarray(
+        Image.fromarray(gray).resize(
+            (max(2, round(w * scale)), max(2, round(h * scale))), Image.Resampling.BOX
+        )
     )
     # Strokes are a few percent of the picture wide: a 5-pixel closing at 48 px (a max
     # filter, then a min filter as wide) fills them in, and leaves the edge of a sheet lying
     # on a darker table where it is. A max filter alone spread the paper over the table
     # beside it, and that band of table was read as ink (see the model card, "Polarity").
-    closed = _max_filter(np.asarray(small), PAPER_CLOSING)
+    closed = _max_filter(small, PAPER_CLOSING)
     closed = 255 - _max_filter(255 - closed, PAPER_CLOSING)
     paper = Image.fromarray(closed).filter(ImageFilter.GaussianBlur(PAPER_BLUR))
     paper_full = np.asarray(paper.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
-    around = _table(np.asarray(small)) if table else None
+    around = _table(small) if table else None
     # 1 - gray / paper, clipped to [0, 1], computed in place: this is a full-size pass.
     np.maximum(paper_full, 1.0, out=paper_full)
     ink = gray.astype(np.float32)
