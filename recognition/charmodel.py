@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -384,8 +384,17 @@ class Views:
 # Rows of one of the model's outputs, one per image.
 Outputs = npt.NDArray[np.float32]
 
-# A job's character images, what the second opinion looks at, or its early decision.
-Pieces = tuple[list[Ink], list[Gray], Decision | None]
+
+class Pieces(NamedTuple):
+    """A job prepared: its character images and what the second opinion looks at, or the
+    verdict that ends it without reading (no ink, not an image); ``unless_correct``: the
+    verdict to give unless the reading is "correct" (the picture looks like several
+    characters, but a wide character written in parts, 八 or 北, looks like that too)."""
+
+    images: list[Ink]
+    papers: list[Gray]
+    early: Decision | None = None
+    unless_correct: Decision | None = None
 
 
 # The margin around the ink's box that the model was trained with.
@@ -401,33 +410,36 @@ def prepare_job(
     target = job.target
     if target and any(c not in charset for c in target):
         invalid = Decision(Outcome.INVALID_TARGET, reason="target not in the character set")
-        return [], [], invalid
+        return Pieces([], [], invalid)
     try:
         gray = decode(job.image)
         if len(target) > 1:
             pieces = split_characters(gray, len(target), size, margins=(MARGIN, *extra))
-            return pieces, [_as_paper(p if p.ndim == 2 else p[0]) for p in pieces], None
+            return Pieces(pieces, [_as_paper(p if p.ndim == 2 else p[0]) for p in pieces])
         prepared: Prepared = prepare(gray, size, margin=MARGIN, margins=extra)
     except NoInk:
-        return [], [], Decision(Outcome.UNCLEAR, reason="no ink")
+        return Pieces([], [], Decision(Outcome.UNCLEAR, reason="no ink"))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Warning):
         # Warning: decode turns PIL's decompression-bomb warning into an error.
-        return [], [], Decision(Outcome.UNCLEAR, reason="not a readable image")
+        return Pieces([], [], Decision(Outcome.UNCLEAR, reason="not a readable image"))
     # Too small for a phone photo is a few percent of it; a small scan (64 px) is
     # all character, and its ink is a handful of pixels by nature.
     work_side = min(max(gray.shape), WORK_SIDE)
     if prepared.ink_side < min(th.min_ink_side, 0.1 * work_side):
-        return [], [], Decision(Outcome.UNCLEAR, reason="too small")
-    # A wide box alone is not enough: 一 written long is one wide character.
+        return Pieces([], [], Decision(Outcome.UNCLEAR, reason="too small"))
+    # A wide box alone is not enough: 一 written long is one wide character. Nor are parts
+    # side by side: 八 written flat is two strokes apart. So it is read anyway, and only a
+    # reading that is not the target is "several characters".
+    several = None
     if target and prepared.aspect > th.max_aspect and prepared.pieces > 1:
-        return [], [], Decision(Outcome.UNCLEAR, reason="several characters")
+        several = Decision(Outcome.UNCLEAR, reason="several characters")
     # The recognizer reads a whole single character best from the photo itself (its
     # own crop keeps faint strokes that our cleaning drops), dark ink on light. At the
     # size our preprocessing works at: a phone photo's full 1024 px cost the readers'
     # input 20-25 ms to make (in the main process), for no detail our model had.
     paper = shrink((255 - gray).astype(np.uint8) if prepared.inverted else gray, WORK_SIDE)
     image = prepared.image if prepared.views is None else prepared.views
-    return [image], [paper], None
+    return Pieces([image], [paper], unless_correct=several)
 
 
 def _prepare_packed(args: tuple[Job, int, Thresholds, str, tuple[float, ...]]) -> Pieces:
@@ -648,20 +660,15 @@ class CharModel:
         """Verdicts for many photos with one inference over all their characters;
         ``thorough``: at the model's thorough operating point, where it has one."""
         fusion, th = self.point(thorough)
-        pieces: list[list[Ink]] = []
-        papers: list[Gray] = []
-        early: list[Decision | None] = []
-        for imgs, paper, decision in self._prepare_all(jobs):
-            pieces.append(imgs)
-            papers += paper
-            early.append(decision)
-        flat = [img for imgs in pieces for img in imgs]
+        prepared = self._prepare_all(jobs)
+        papers = [paper for p in prepared for paper in p.papers]
+        flat = [img for p in prepared for img in p.images]
         scores = iter(self._second_opinion(self.read(flat), papers, flat, fusion))
         results: list[Decision] = []
-        for job, imgs, decision in zip(jobs, pieces, early, strict=True):
-            these = [next(scores) for _ in imgs]
-            if decision is not None:
-                results.append(decision)
+        for job, p in zip(jobs, prepared, strict=True):
+            these = [next(scores) for _ in p.images]
+            if p.early is not None:
+                results.append(p.early)
             elif not job.target:
                 results.append(self._classified(these[0], th))
             else:
@@ -669,8 +676,29 @@ class CharModel:
                     decide(s, ch, self.charset, self.templates, th)
                     for s, ch in zip(these, job.target, strict=True)
                 ]
-                results.append(combine(per_char, job.target))
+                verdict = combine(per_char, job.target)
+                doubt = p.unless_correct
+                if doubt is not None and (
+                    verdict.outcome is not Outcome.CORRECT or not self._one_symbol(p.papers[0])
+                ):
+                    verdict = doubt
+                results.append(verdict)
         return results
+
+    def _one_symbol(self, paper: Gray) -> bool:
+        """Whether every reader reads ``paper`` (dark on light), taken as a line of text, as
+        one symbol at most: a wide character written in parts (八 with its two strokes
+        apart) rather than several characters. Our model and the readers' character scores
+        cannot tell: a line of writing scores as its first character (我你好 as 我), and a
+        character written twice as itself. No reader able to read lines: not one symbol."""
+        from recognition.ppocr import PPOCRRecognizer
+
+        second = self.second
+        members = second.members if isinstance(second, Panel) else (second,)
+        readers = [m for m in members if isinstance(m, PPOCRRecognizer)]
+        if not readers:
+            return False
+        return all(len(r.read_lines([paper])[0].text.replace(" ", "")) <= 1 for r in readers)
 
     def _classified(self, s: Scores, th: Thresholds) -> Decision:
         """No target: the likeliest HSK 1 characters, and whether the best is sure enough

@@ -190,6 +190,44 @@ def test_a_long_yi_is_one_character_not_several(model: CharModel) -> None:
     assert decision.outcome is Outcome.CORRECT
 
 
+def _stretched(text: str, factor: float) -> bytes:
+    """``photo(text)`` made ``factor`` times as wide: written flat."""
+    img = Image.open(io.BytesIO(photo(text, size=200)))
+    img = img.resize((round(img.width * factor), img.height), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("char", ["八", "北", "小"])
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_a_wide_character_written_in_parts_is_one_character(
+    model: CharModel, char: str, thorough: bool
+) -> None:
+    data = _stretched(char, 2.5)
+    # Wide, and empty columns between its parts: it looks like several characters...
+    pieces = prepare_job(Job(data, char), model.size, model.thresholds, model.charset)
+    assert pieces.unless_correct is not None
+    # ...but the readers read one, and it is the target.
+    decision = model.judge([Job(data, char)], thorough=thorough)[0]
+    assert decision.outcome is Outcome.CORRECT, decision.reason
+
+
+@pytest.mark.parametrize(("text", "target"), [("八八", "八"), ("朋友", "朋"), ("人人", "人")])
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_several_characters_are_several_even_when_they_read_as_the_target(
+    model: CharModel, text: str, target: str, thorough: bool
+) -> None:
+    decision = model.judge([Job(photo(text, size=160), target)], thorough=thorough)[0]
+    assert (decision.outcome, decision.reason) == (Outcome.UNCLEAR, "several characters")
+
+
+def test_without_readers_a_wide_picture_in_parts_stays_several_characters() -> None:
+    alone = load_char_model(DEFAULT_DIR, second_opinion=False)
+    decision = alone.judge([Job(_stretched("八", 2.5), "八")])[0]
+    assert (decision.outcome, decision.reason) == (Outcome.UNCLEAR, "several characters")
+
+
 def test_worker_processes_give_the_same_verdicts(model: CharModel) -> None:
     jobs = [Job(photo(c), c) for c in "我你好学"] + [Job(b"garbage", "好"), Job(photo("人"), "大")]
     in_thread = model.judge(jobs)
@@ -242,11 +280,11 @@ def test_a_model_that_asks_for_more_framings_reads_them_when_unsure(tmp_path: Pa
     framed = CharModel(copy)
     assert framed.views == Views((0.0, 0.16), 0.7)
     one = Job(photo("我"), "我")
-    [images], _, early = prepare_job(
+    [images], _, early, doubt = prepare_job(
         one, framed.size, framed.thresholds, framed.charset, framed.views.margins
     )
-    assert early is None and images.shape == (3, framed.size, framed.size)
-    word, _, _ = prepare_job(
+    assert early is None and doubt is None and images.shape == (3, framed.size, framed.size)
+    word, *_ = prepare_job(
         Job(photo("你好"), "你好"), framed.size, framed.thresholds, framed.charset, (0.0, 0.16)
     )
     assert [w.shape for w in word] == [(3, framed.size, framed.size)] * 2
