@@ -39,7 +39,7 @@ from recognition.preprocess import decode, prepare
 from recognition.runtime import ModelLoadError
 from recognition.service import ServiceBusy
 from recognition.verifier import Outcome
-from tests.recognition.photos import blank_page, photo
+from tests.recognition.photos import blank_page, photo, screen_photo
 
 pytestmark = pytest.mark.model
 
@@ -142,6 +142,36 @@ def test_bad_photos_get_a_verdict_not_a_crash(
     assert decision.outcome is Outcome.UNCLEAR, name
     if reason:
         assert decision.reason == reason
+
+
+SCREEN_CHARS = "我你好学生大中国水爱"
+
+
+@pytest.mark.parametrize("dark_mode", [False, True], ids=["light", "dark"])
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_a_photo_of_a_screen_is_read(model: CharModel, dark_mode: bool, thorough: bool) -> None:
+    """A character on a phone or monitor screen (moire, pixel stripes, glare, the bezel),
+    photographed on a dark desk, light or dark mode: read like writing on paper."""
+    jobs = [
+        Job(screen_photo(c, dark_mode=dark_mode, seed=i), c) for i, c in enumerate(SCREEN_CHARS)
+    ]
+    verdicts = model.judge(jobs, thorough=thorough)
+    assert [d.outcome for d in verdicts] == [Outcome.CORRECT] * len(jobs)
+
+
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_a_screen_on_a_light_desk_is_mostly_read(model: CharModel, thorough: bool) -> None:
+    jobs = [Job(screen_photo(c, desk=190, seed=i), c) for i, c in enumerate(SCREEN_CHARS)]
+    verdicts = model.judge(jobs, thorough=thorough)
+    assert sum(d.outcome is Outcome.CORRECT for d in verdicts) >= len(jobs) - 1
+
+
+@pytest.mark.xfail(
+    strict=True, reason="known: the bezel on a light desk is kept as a frame, and 八 in it is 四"
+)
+def test_the_bezel_of_a_screen_on_a_light_desk_is_not_ink(model: CharModel) -> None:
+    decision = model.judge([Job(screen_photo("八", desk=190, seed=3), "八")], thorough=True)[0]
+    assert decision.outcome is Outcome.CORRECT, decision.predicted
 
 
 @pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
