@@ -42,6 +42,13 @@ TABLE_SHARP = 0.8
 # smaller, and taken the wrong way round (its paper for a board) its paper looks like a
 # wall around the strokes.
 TABLE_MIN_SIDE = 128
+# A frame around the writing (the bezel of a screen, the border of a card) is the edge of
+# another surface when the background outside it is darker, or lighter, than inside it by
+# this ratio; it is found on a grid of cells about this many to the picture's side.
+FRAME_SURFACE = 0.85
+FRAME_CELLS = 32
+# A frame is at most this many cells thick (a screen's bezel is one or two).
+FRAME_THICK = 2
 # Below this ink contrast (0..1 darkness relative to the paper) nothing was written.
 MIN_INK_CONTRAST = 0.12
 # Ink this close to the photo's edge is usually the table, a finger or the page border.
@@ -691,6 +698,82 @@ def _drop_strays(ink: Ink, cells: int = 24) -> Ink:
     return np.where(pixel_keep, ink, 0.0).astype(np.float32)
 
 
+def _drop_frame(ink: Ink, gray: Gray) -> Ink:
+    """``ink`` without a frame around the writing that is the edge of another surface: the
+    bezel of a screen photographed on a desk, a card's border. A frame is a thin ring of
+    ink (on a grid of ``FRAME_CELLS`` cells a side: within ``FRAME_THICK`` cells of the
+    outside) that holds all the other ink inside it (ink of the ring on all four sides of
+    each of their cells); it is the edge of a surface when the background beyond it differs
+    from the background within by ``FRAME_SURFACE``. A box written round the rest of a
+    character (国, 回) has the same paper on both sides, and stays."""
+    h, w = ink.shape
+    step = max(1, -(-max(h, w) // FRAME_CELLS))
+    # Each cell's mean ink, by PIL on 8 bits (numpy's sums over cells took 8 times as long).
+    occupied = np.asarray(Image.fromarray((ink * 255).astype(np.uint8)).reduce(step)) > 5
+    # Most pictures stop here: a frame's ring is near the outside, and the writing it holds
+    # lies deeper, apart from it. Ordinary writing has no deep ink, or it joins the rest.
+    near = _near_outside(occupied, _enclosed(occupied))
+    deep = occupied & ~near
+    if not np.any(deep) or np.any(_grow_cells(deep) & occupied & near):
+        return ink
+    labels = _parts(occupied)
+    ids = np.unique(labels[occupied])
+    if len(ids) < 2:
+        return ink
+    # The part whose box is largest is the only one that could hold all the others.
+    boxes = [np.nonzero(labels == k) for k in ids]
+    areas = [(r.max() - r.min() + 1) * (c.max() - c.min() + 1) for r, c in boxes]
+    frame = labels == ids[int(np.argmax(areas))]
+    inside = _enclosed(frame) & ~frame
+    if not np.all(inside[occupied & ~frame]) or np.any(frame & ~_near_outside(frame, inside)):
+        return ink
+
+    def pixels(cells: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        return np.repeat(np.repeat(cells, step, 0), step, 1)[:h, :w]
+
+    paper = ink < 0.05
+    beyond, held = gray[~pixels(frame | inside) & paper], gray[pixels(inside) & paper]
+    if beyond.size < 0.02 * ink.size or held.size < 0.02 * ink.size:
+        return ink
+    a, b = float(np.median(beyond)), float(np.median(held))
+    if min(a, b) >= FRAME_SURFACE * max(a, b):
+        return ink
+    # The ring grown by a cell: the cells its faint edge crosses (the writing is further).
+    return np.where(pixels(_grow_cells(frame)), 0.0, ink).astype(np.float32)
+
+
+def _enclosed(cells: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The cells with a True cell (or themselves True) in each of the four directions."""
+    return (
+        np.maximum.accumulate(cells, 0)
+        & np.maximum.accumulate(cells[::-1], 0)[::-1]
+        & np.maximum.accumulate(cells, 1)
+        & np.maximum.accumulate(cells[:, ::-1], 1)[:, ::-1]
+    )
+
+
+def _near_outside(
+    cells: npt.NDArray[np.bool_], enclosed: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """The cells within ``FRAME_THICK`` cells of the outside of ``cells`` (neither True nor
+    ``enclosed``)."""
+    near = ~(cells | enclosed)
+    for _ in range(FRAME_THICK):
+        near = _grow_cells(near)
+    return near
+
+
+def _grow_cells(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """``mask`` grown by one cell to its 8 neighbours."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    grown = out.copy()
+    out[:, 1:] |= grown[:, :-1]
+    out[:, :-1] |= grown[:, 1:]
+    return out
+
+
 def _cell_sums(ink: Ink, step: int) -> Ink:
     """The ink in each ``step`` x ``step`` cell, summed as numpy sums a padded copy."""
     h, w = ink.shape
@@ -773,6 +856,8 @@ def normalised_ink(gray: Gray, *, guard_strokes: bool = True) -> tuple[Ink, bool
         if contrast < MIN_INK_CONTRAST:
             raise NoInk(f"ink contrast {contrast:.2f}")
     cleaned = _drop_strays(_clean(ink, contrast))
+    if min(gray.shape) >= TABLE_MIN_SIDE:
+        cleaned = _drop_frame(cleaned, 255 - small if inverted else small)
     if float(cleaned.sum()) < 4.0:
         raise NoInk("no ink left after cleaning")
     return cleaned, inverted, lines, contrast

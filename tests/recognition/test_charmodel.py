@@ -166,11 +166,22 @@ def test_a_screen_on_a_light_desk_is_mostly_read(model: CharModel, thorough: boo
     assert sum(d.outcome is Outcome.CORRECT for d in verdicts) >= len(jobs) - 1
 
 
+@pytest.mark.parametrize("desk", [120, 150])
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_the_bezel_of_a_screen_is_not_ink(model: CharModel, desk: int, thorough: bool) -> None:
+    """On a desk lighter than half the screen the bezel is not a table's edge but a dark
+    frame around the writing; read as ink, 八 in it was 四."""
+    jobs = [Job(screen_photo("八", desk=desk, seed=s), "八") for s in range(4)]
+    verdicts = model.judge(jobs, thorough=thorough)
+    assert [d.outcome for d in verdicts] == [Outcome.CORRECT] * len(jobs), verdicts
+
+
 @pytest.mark.xfail(
-    strict=True, reason="known: the bezel on a light desk is kept as a frame, and 八 in it is 四"
+    strict=True,
+    reason="known: on a desk nearly as light as the screen, the bezel is a box drawn on paper",
 )
 def test_the_bezel_of_a_screen_on_a_light_desk_is_not_ink(model: CharModel) -> None:
-    decision = model.judge([Job(screen_photo("八", desk=190, seed=3), "八")], thorough=True)[0]
+    decision = model.judge([Job(screen_photo("八", desk=215, seed=0), "八")], thorough=True)[0]
     assert decision.outcome is Outcome.CORRECT, decision.predicted
 
 

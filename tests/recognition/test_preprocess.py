@@ -1037,3 +1037,50 @@ def test_a_sheet_whose_edge_crosses_the_tiles_is_still_paper(seed: int) -> None:
     # Decided at the working size: the picture as ``prepare`` sees it.
     seen = pp.shrink(photo, pp.WORK_SIDE)
     assert not pp.is_dark_background(seen) and pp.is_dark_background(255 - seen)
+
+
+def _framed(outside: int, inside: int, *, tilt: float = 0.0) -> tuple[npt.NDArray[np.uint8], Ink]:
+    """A 256-px picture: a dark rectangular ring (the frame) with ``inside`` within it and
+    ``outside`` beyond, a cross written in the middle; and its ink as the bot reads it."""
+    img = Image.new("L", (256, 256), outside)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([40, 50, 216, 206], fill=20)
+    draw.rectangle([46, 56, 210, 200], fill=inside)
+    draw.line([(128, 90), (128, 170)], fill=25, width=7)
+    draw.line([(95, 130), (161, 130)], fill=25, width=7)
+    if tilt:
+        img = img.rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor=outside)
+    gray = np.asarray(img.filter(ImageFilter.GaussianBlur(0.8)))
+    ink, _, _, _ = pp.normalised_ink(gray)
+    return gray, ink
+
+
+Ink = npt.NDArray[np.float32]
+
+
+@pytest.mark.parametrize("tilt", [0.0, 6.0])
+def test_a_frame_between_two_surfaces_is_not_ink(tilt: float) -> None:
+    """A screen's bezel on a desk: the background beyond the ring is not the one within."""
+    _, ink = _framed(outside=130, inside=235, tilt=tilt)
+    rows = np.flatnonzero(ink.max(1) > 0.3)
+    cols = np.flatnonzero(ink.max(0) > 0.3)
+    # Only the cross is left: its box, not the frame's.
+    assert rows[0] > 80 and rows[-1] < 180 and cols[0] > 85 and cols[-1] < 172
+
+
+def test_a_box_written_on_paper_stays() -> None:
+    """The same ring with the same paper on both sides is writing (国's box, 回's)."""
+    _, ink = _framed(outside=235, inside=235)
+    assert ink[50:56, 60:200].max() > 0.5 and ink[60:190, 40:46].max() > 0.5
+
+
+def test_writing_joined_to_a_frame_stays() -> None:
+    """A stroke that runs into the ring makes it part of the writing, not a frame."""
+    img = Image.new("L", (256, 256), 130)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([40, 50, 216, 206], fill=20)
+    draw.rectangle([46, 56, 210, 200], fill=235)
+    draw.line([(128, 56), (128, 170)], fill=25, width=7)  # touches the top of the ring
+    draw.line([(95, 130), (161, 130)], fill=25, width=7)
+    ink, _, _, _ = pp.normalised_ink(np.asarray(img.filter(ImageFilter.GaussianBlur(0.8))))
+    assert ink[60:190, 40:46].max() > 0.5
