@@ -665,12 +665,7 @@ def _drop_strays(ink: Ink, cells: int = 24) -> Ink:
     if exact:
         mass = _cell_sums(ink, step)
     occupied = mass > limit
-    grown = occupied.copy()
-    grown[1:] |= occupied[:-1]
-    grown[:-1] |= occupied[1:]
-    grown[:, 1:] |= grown[:, :-1].copy()
-    grown[:, :-1] |= grown[:, 1:].copy()
-    labels = _parts(grown)
+    labels = _parts(_grow_cells(occupied))
     flat = labels.ravel()
     ids = np.flatnonzero(np.bincount(flat, minlength=gh * gw + 1)[1:]) + 1
     if len(ids) <= 1:
