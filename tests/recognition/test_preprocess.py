@@ -1084,3 +1084,11 @@ def test_writing_joined_to_a_frame_stays() -> None:
     draw.line([(95, 130), (161, 130)], fill=25, width=7)
     ink, _, _, _ = pp.normalised_ink(np.asarray(img.filter(ImageFilter.GaussianBlur(0.8))))
     assert ink[60:190, 40:46].max() > 0.5
+
+
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 255, 256])
+def test_tile_medians_are_numpys(n: int) -> None:
+    rng = np.random.default_rng(n)
+    tiles = (rng.random((3, 4, n)) * 256).astype(np.uint8)
+    expected = np.median(tiles, axis=-1).astype(np.float32)
+    assert np.array_equal(pp._tile_medians(tiles), expected)
