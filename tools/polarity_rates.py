@@ -22,13 +22,17 @@ Pictures whose polarity is known, each set built the same way every run (fixed s
 - ``table at a slant``: ``on a table`` keystoned (each corner moved by up to 12% of the
   side, the uncovered corners filled with the table's tone), so the sheet's edges are no
   longer square to the picture.
+- ``screen on a desk`` / ``screen, dark mode``: the character shown on a screen (dark on
+  light, or light on dark) photographed on a desk of gray level 40-200
+  (``recognition.scenes.on_a_screen``: pixel stripes, moire, glare, a black bezel, askew).
 
 For each set, the share decided wrongly by ``is_dark_background`` (on the picture at the
 working size, as the bot decides) and by the brightness tails of the tiles alone (the rule
 before the two tones and the sheets' edges were looked at; the baseline).
 ``--judge`` also names the letters without a target at both operating points (the bot's
 classify): the share turned away, and the characters most often named; and verifies the
-first 300 pictures of each scene (paper, board, table, wall, note, light desk, slant)
+first 300 pictures of each scene (paper, board, table, wall, note, light desk, slant,
+screens)
 against the character drawn, as a learner's photo is graded (thorough point): the share
 answered "correct".
 """
@@ -56,6 +60,7 @@ from quizzes.hsk import load_vocabulary  # noqa: E402
 from recognition import preprocess as pp  # noqa: E402
 from recognition.charmodel import CharModel, Job, load_char_model  # noqa: E402
 from recognition.evaluate import judge_in_batches  # noqa: E402
+from recognition.scenes import on_a_screen  # noqa: E402
 from recognition.training.strokes import HSK1_STROKES, StrokeData  # noqa: E402
 from recognition.training.synth import Generator, find_cjk_fonts, split_fonts  # noqa: E402
 from recognition.verifier import Outcome  # noqa: E402
@@ -172,6 +177,22 @@ def tight_crop(clean: Gray, rng: np.random.Generator) -> Gray | None:
     return np.asarray(img.resize((side, side), Image.Resampling.BILINEAR))
 
 
+def screen_scene(clean: Gray, rng: np.random.Generator, *, dark_mode: bool) -> Gray:
+    """``clean`` (a character drawn dark on white) shown on a screen, text 25 on 235 (the
+    other way round in dark mode), photographed on a desk of gray level 40-200."""
+    side = 480
+    sw, sh = int(side * rng.uniform(0.55, 0.8)), int(side * rng.uniform(0.5, 0.75))
+    box = int(min(sw, sh) * 0.6)
+    screen = Image.new("L", (sw, sh), 255)
+    screen.paste(Image.fromarray(clean).resize((box, box), Image.Resampling.BILINEAR),
+                 ((sw - box) // 2, (sh - box) // 2))  # fmt: skip
+    shown = 25 + np.asarray(screen, np.float32) * (210 / 255)
+    if dark_mode:
+        shown = 255 - shown
+    desk = int(rng.uniform(40, 200))
+    return on_a_screen(shown.astype(np.uint8), rng, desk=desk, side=side)
+
+
 def build_sets(n: int, *, read: bool = True) -> dict[str, tuple[list[Gray], bool]]:
     """Each set's pictures and whether they are light on dark; ``read`` False: only the
     synthetic ones (no real sample, no letters)."""
@@ -185,6 +206,8 @@ def build_sets(n: int, *, read: bool = True) -> dict[str, tuple[list[Gray], bool
     charset = load_vocabulary().charset
     gen = Generator(StrokeData(HSK1_STROKES), split_fonts(find_cjk_fonts()).train, seed=11)
     paper, board, tight, table, wall, note, desk, slant = [], [], [], [], [], [], [], []
+    screen: list[Gray] = []
+    dark: list[Gray] = []
     for i in range(n):
         clean = gen.render_char(charset[i % len(charset)], gen.rng_for(31, i)).image
         p = gen.photo(clean, gen.rng_for(32, i), board=False)
@@ -229,6 +252,8 @@ def build_sets(n: int, *, read: bool = True) -> dict[str, tuple[list[Gray], bool
             )
         )
         slant.append(keystone(table[-1], np.random.default_rng(100 + i)))
+        screen.append(screen_scene(clean, np.random.default_rng(15000 + i), dark_mode=False))
+        dark.append(screen_scene(clean, np.random.default_rng(17000 + i), dark_mode=True))
     sets["photos paper"] = (paper, False)
     sets["photos board"] = (board, True)
     sets["tight paper"] = (tight, False)
@@ -238,6 +263,8 @@ def build_sets(n: int, *, read: bool = True) -> dict[str, tuple[list[Gray], bool
     sets["note on a table"] = (note, False)
     sets["on a light desk"] = (desk, False)
     sets["table at a slant"] = (slant, False)
+    sets["screen on a desk"] = (screen, False)
+    sets["screen, dark mode"] = (dark, True)
     return sets
 
 
@@ -285,6 +312,8 @@ SCENES = (
     "note on a table",
     "on a light desk",
     "table at a slant",
+    "screen on a desk",
+    "screen, dark mode",
 )
 
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from recognition.scenes import on_a_screen
+
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 
@@ -37,9 +39,9 @@ def photo(
 
 
 def screen_photo(char: str, *, dark_mode: bool = False, desk: int = 60, seed: int = 0) -> bytes:
-    """``char`` shown on a screen, photographed: the screen's pixel stripes and moire, a
-    glare, a black bezel, the desk around it (gray level ``desk``), the phone held a little
-    askew, blur, noise, JPEG. ``dark_mode``: light text on a dark screen."""
+    """``char`` shown on a screen, photographed (``recognition.scenes.on_a_screen``: pixel
+    stripes, moire, glare, a black bezel, the desk at gray level ``desk``, askew), as a JPEG.
+    ``dark_mode``: light text on a dark screen."""
     if not FONT.exists():
         pytest.skip("needs fonts-wqy-microhei")
     rng = np.random.default_rng(seed)
@@ -49,28 +51,9 @@ def screen_photo(char: str, *, dark_mode: bool = False, desk: int = 60, seed: in
     shown = Image.new("L", (sw, sh), back)
     font = ImageFont.truetype(str(FONT), int(min(sw, sh) * 0.6))
     ImageDraw.Draw(shown).text((sw / 2, sh / 2), char, font=font, fill=text, anchor="mm")
-    yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
-    turn, freq = rng.uniform(-0.3, 0.3), rng.uniform(0.28, 0.36)
-    # Two close spatial frequencies (the screen's pixels, the camera's): a moire.
-    moire = np.sin(2 * np.pi * freq * (xx * np.cos(turn) + yy * np.sin(turn)))
-    moire *= np.sin(2 * np.pi * (freq + 0.01) * xx)
-    arr = np.asarray(shown, np.float32) * (1 - 0.15 * (0.5 + 0.5 * moire))
-    arr += 8 * np.sin(2 * np.pi * xx / 3)  # the pixels' colour stripes, seen in gray
-    gx, gy = rng.uniform(0, sw), rng.uniform(0, sh)
-    arr += 40 * np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * (0.2 * sw) ** 2))
-    img = Image.new("L", (side, side), desk)
-    left, top, bezel = (side - sw) // 2, (side - sh) // 2, 12
-    ImageDraw.Draw(img).rectangle(
-        [left - bezel, top - bezel, left + sw + bezel, top + sh + bezel], fill=15
-    )
-    img.paste(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)), (left, top))
-    img = img.rotate(rng.uniform(-8, 8), resample=Image.Resampling.BICUBIC, fillcolor=desk)
-    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.2)))
-    noisy = np.asarray(img, np.float32) + rng.normal(0, 3, (side, side))
+    picture = on_a_screen(np.asarray(shown), rng, desk=desk, side=side)
     out = io.BytesIO()
-    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).convert("RGB").save(
-        out, "JPEG", quality=85
-    )
+    Image.fromarray(picture).convert("RGB").save(out, "JPEG", quality=85)
     return out.getvalue()
 
 
