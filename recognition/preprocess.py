@@ -165,6 +165,9 @@ SHEET_THICK = 0.05
 # levels a pixel (of POLARITY_SIDE), when at least SHEET_FLAT of the picture does.
 SHEET_EDGE_SLOPE = 2.0
 SHEET_FLAT = 0.3
+# In a photo of 128 px or more (TABLE_MIN_SIDE), the tails away from the sheets' edges
+# decide first when one is this many times the other (log): e^2, over 7 times.
+SHEET_CLEAR = 2.0
 
 
 def _tile_background(small: Gray) -> npt.NDArray[np.float32]:
@@ -201,10 +204,21 @@ def is_dark_background(gray: Gray) -> bool:
     not told writing from background: strokes as thick as a tile (a bold character cropped
     tight, a letter in a 28-pixel box) or the edge of a sheet lying on a table. The
     picture's two tones decide then, when they can (``_writing_on_the_edge_tone``), else
-    the tails away from any sheet's edge (``_tails_inside_sheets``)."""
+    the tails away from any sheet's edge (``_tails_inside_sheets``). In a photo (128 px
+    or more) those decide first when they are plainly one-sided (``SHEET_CLEAR``): there
+    a sheet's, a board's or a screen's edge can be the longest tail."""
     small = shrink(gray, POLARITY_SIDE)
     background = _tile_background(small)
     residual = small.astype(np.float32) - background
+    if min(gray.shape) >= TABLE_MIN_SIDE:
+        # A photo of a sheet, a board or a screen with its surround: the sheet's edge is a
+        # long tail of its own, and can outweigh the writing's. Inside the sheets, a tail
+        # many times the other decides (a dark screen with light text on a light desk).
+        inside = _tails_inside_sheets(background, residual, exact=False)
+        if inside is not None and abs(abs(inside) - SHEET_CLEAR) < 1e-3:
+            inside = _tails_inside_sheets(background, residual)  # as numpy has it, so close
+        if inside is not None and abs(inside) >= SHEET_CLEAR:
+            return inside > 0
     lo, hi = _percentiles(residual, (2, 98))
     # The two answers only differ from np.percentile's in the last bits: ask numpy when
     # that could tip a comparison, so the decision is always the same as numpy's.
@@ -227,18 +241,24 @@ def is_dark_background(gray: Gray) -> bool:
     return ratio > 0
 
 
-def _tails_inside_sheets(background: npt.NDArray[np.float32], residual: Ink) -> float | None:
+def _tails_inside_sheets(
+    background: npt.NDArray[np.float32], residual: Ink, *, exact: bool = True
+) -> float | None:
     """The tails' ratio away from where the tiled background is steep: a sheet's edge
     inside a tile (paper on a table, a board on a wall) is a long tail of its own, on
     both sides. None for a picture too small for its tiles' slope to mean an edge, or
-    when too little of it is flat."""
+    when too little of it is flat. ``exact`` False: the percentiles to within rounding
+    (``_percentiles``, half the time of numpy's)."""
     if max(background.shape) < POLARITY_SIDE:
         return None
     gy, gx = np.gradient(background)
     flat = np.hypot(gx, gy) <= SHEET_EDGE_SLOPE
     if flat.sum() < SHEET_FLAT * flat.size:
         return None
-    lo, hi = (float(v) for v in np.percentile(residual[flat], (2, 98)))
+    if exact:
+        lo, hi = (float(v) for v in np.percentile(residual[flat], (2, 98)))
+    else:
+        lo, hi = _percentiles(residual[flat], (2, 98))
     return _tail_ratio(lo, hi)
 
 
@@ -477,19 +497,25 @@ def _row_runs(mask: npt.NDArray[np.bool_]) -> tuple[Index, Index, Index]:
 def _line_rows(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int, float]]:
     """Bands of rows crossed by a ruled line, with the share of the width they cover."""
     h, w = mask.shape
-    # Per row, counted from its runs (a few thousand) rather than pixel by pixel.
-    row, _, length = _row_runs(mask)
-    long_run = length >= 0.3 * w
-    covered = np.bincount(row[long_run], weights=length[long_run], minlength=h)
-    # Dashed lines (田字格 middle lines) leave gaps: count a row whose ink covers most of
-    # the width in many separate pieces, too. A row's ink changes twice per run, less the
-    # runs touching its ends.
-    inked = np.bincount(row, weights=length, minlength=h)
-    changes = 2 * np.bincount(row, minlength=h) - mask[:, 0] - mask[:, -1]
-    pieces = changes // 2
-    dashed = (inked >= 0.45 * w) & (pieces >= 6)
-    rows = (covered >= 0.55 * w) | dashed
-    span = np.where(dashed, 1.0, covered / w)
+    # Only a row with ink over 45% of the width can be part of a line (either kind below):
+    # the runs are found in those alone.
+    inked_all = np.count_nonzero(mask, axis=1)
+    at = np.flatnonzero(inked_all >= 0.45 * w)
+    rows = np.zeros(h, dtype=bool)
+    span = np.zeros(h)
+    if at.size:
+        some = mask[at]
+        # Per row, counted from its runs rather than pixel by pixel.
+        row, _, length = _row_runs(some)
+        long_run = length >= 0.3 * w
+        covered = np.bincount(row[long_run], weights=length[long_run], minlength=at.size)
+        # Dashed lines (田字格 middle lines) leave gaps: count a row whose ink covers most of
+        # the width in many separate pieces, too. A row's ink changes twice per run, less
+        # the runs touching its ends.
+        changes = 2 * np.bincount(row, minlength=at.size) - some[:, 0] - some[:, -1]
+        dashed = changes // 2 >= 6
+        rows[at] = (covered >= 0.55 * w) | dashed
+        span[at] = np.where(dashed, 1.0, covered / w)
     flips = np.flatnonzero(np.diff(rows, prepend=False, append=False))
     bands: list[tuple[int, int, float]] = []
     for start, stop in zip(flips[::2].tolist(), flips[1::2].tolist(), strict=True):
