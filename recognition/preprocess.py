@@ -706,8 +706,7 @@ def _drop_strays(ink: Ink, cells: int = 24) -> Ink:
         area[r0 : int(rows[-1] + reach) + 1, c0 : int(cols[-1] + reach) + 1] = True
         close = np.unique(labels[area & np.isin(labels, minor)])
         keep = writing | np.isin(labels, close)
-    pixel_keep = np.repeat(np.repeat(keep, step, 0), step, 1)[:h, :w]
-    return np.where(pixel_keep, ink, 0.0).astype(np.float32)
+    return np.where(_cells_to_pixels(keep, step, (h, w)), ink, 0.0).astype(np.float32)
 
 
 def _drop_frame(ink: Ink, gray: Gray) -> Ink:
@@ -739,19 +738,17 @@ def _drop_frame(ink: Ink, gray: Gray) -> Ink:
     inside = _enclosed(frame) & ~frame
     if not np.all(inside[occupied & ~frame]) or np.any(frame & ~_near_outside(frame, inside)):
         return ink
-
-    def pixels(cells: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-        return np.repeat(np.repeat(cells, step, 0), step, 1)[:h, :w]
-
     paper = ink < 0.05
-    beyond, held = gray[~pixels(frame | inside) & paper], gray[pixels(inside) & paper]
+    beyond = gray[~_cells_to_pixels(frame | inside, step, (h, w)) & paper]
+    held = gray[_cells_to_pixels(inside, step, (h, w)) & paper]
     if beyond.size < 0.02 * ink.size or held.size < 0.02 * ink.size:
         return ink
     a, b = float(np.median(beyond)), float(np.median(held))
     if min(a, b) >= FRAME_SURFACE * max(a, b):
         return ink
     # The ring grown by a cell: the cells its faint edge crosses (the writing is further).
-    return np.where(pixels(_grow_cells(frame)), 0.0, ink).astype(np.float32)
+    ring = _cells_to_pixels(_grow_cells(frame), step, (h, w))
+    return np.where(ring, 0.0, ink).astype(np.float32)
 
 
 def _enclosed(cells: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
@@ -773,6 +770,15 @@ def _near_outside(
     for _ in range(FRAME_THICK):
         near = _grow_cells(near)
     return near
+
+
+def _cells_to_pixels(
+    cells: npt.NDArray[np.bool_], step: int, shape: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
+    """A grid of ``step`` x ``step`` cells back at the picture's ``shape`` (the last row and
+    column of cells may reach past it)."""
+    h, w = shape
+    return np.repeat(np.repeat(cells, step, 0), step, 1)[:h, :w]
 
 
 def _grow_cells(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

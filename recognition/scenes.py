@@ -15,6 +15,12 @@ Gray = npt.NDArray[np.uint8]
 BEZEL = 12  # pixels of black around the screen, in a 480-pixel photo
 
 
+def screen_size(rng: np.random.Generator, side: int = 480) -> tuple[int, int]:
+    """A screen's width and height in a photo ``side`` pixels square: 55-80% of it wide,
+    50-75% high."""
+    return int(side * rng.uniform(0.55, 0.8)), int(side * rng.uniform(0.5, 0.75))
+
+
 def on_a_screen(shown: Gray, rng: np.random.Generator, *, desk: int, side: int = 480) -> Gray:
     """``shown`` (the screen's content, gray, smaller than ``side``) as a phone photographs
     a screen: the pixels' colour stripes and a moire (two close spatial frequencies, the
@@ -41,4 +47,4 @@ def on_a_screen(shown: Gray, rng: np.random.Generator, *, desk: int, side: int =
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
-__all__ = ["on_a_screen"]
+__all__ = ["on_a_screen", "screen_size"]

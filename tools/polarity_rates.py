@@ -32,9 +32,8 @@ before the two tones and the sheets' edges were looked at; the baseline).
 ``--judge`` also names the letters without a target at both operating points (the bot's
 classify): the share turned away, and the characters most often named; and verifies the
 first 300 pictures of each scene (paper, board, table, wall, note, light desk, slant,
-screens)
-against the character drawn, as a learner's photo is graded (thorough point): the share
-answered "correct".
+screens) against the character drawn, as a learner's photo is graded (thorough point):
+the share answered "correct".
 """
 
 from __future__ import annotations
@@ -60,7 +59,7 @@ from quizzes.hsk import load_vocabulary  # noqa: E402
 from recognition import preprocess as pp  # noqa: E402
 from recognition.charmodel import CharModel, Job, load_char_model  # noqa: E402
 from recognition.evaluate import judge_in_batches  # noqa: E402
-from recognition.scenes import on_a_screen  # noqa: E402
+from recognition.scenes import on_a_screen, screen_size  # noqa: E402
 from recognition.training.strokes import HSK1_STROKES, StrokeData  # noqa: E402
 from recognition.training.synth import Generator, find_cjk_fonts, split_fonts  # noqa: E402
 from recognition.verifier import Outcome  # noqa: E402
@@ -181,7 +180,7 @@ def screen_scene(clean: Gray, rng: np.random.Generator, *, dark_mode: bool) -> G
     """``clean`` (a character drawn dark on white) shown on a screen, text 25 on 235 (the
     other way round in dark mode), photographed on a desk of gray level 40-200."""
     side = 480
-    sw, sh = int(side * rng.uniform(0.55, 0.8)), int(side * rng.uniform(0.5, 0.75))
+    sw, sh = screen_size(rng, side)
     box = int(min(sw, sh) * 0.6)
     screen = Image.new("L", (sw, sh), 255)
     screen.paste(Image.fromarray(clean).resize((box, box), Image.Resampling.BILINEAR),

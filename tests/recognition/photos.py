@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from recognition.scenes import on_a_screen
+from recognition.scenes import on_a_screen, screen_size
 
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
@@ -46,7 +46,7 @@ def screen_photo(char: str, *, dark_mode: bool = False, desk: int = 60, seed: in
         pytest.skip("needs fonts-wqy-microhei")
     rng = np.random.default_rng(seed)
     side = 480
-    sw, sh = int(side * rng.uniform(0.55, 0.8)), int(side * rng.uniform(0.5, 0.75))
+    sw, sh = screen_size(rng, side)
     back, text = (30, 240) if dark_mode else (235, 25)
     shown = Image.new("L", (sw, sh), back)
     font = ImageFont.truetype(str(FONT), int(min(sw, sh) * 0.6))
