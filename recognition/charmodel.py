@@ -463,6 +463,7 @@ class CharModel:
         # 205 on two). Worker processes do not.
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         meta_path = self.dir / "model.json"
         if not meta_path.is_file():
             raise ModelLoadError(f"no character model in {self.dir} (model.json is missing)")
@@ -576,30 +577,41 @@ class CharModel:
     def _pieces(self, job: Job) -> Pieces:
         return prepare_job(job, self.size, self.thresholds, self.charset, self.views.margins)
 
+    def _worker_pool(self) -> ProcessPoolExecutor:
+        """The preprocessing processes, started on first use. The batching threads share
+        them, so the pool is started, and a broken one dropped, under a lock."""
+        with self._pool_lock:
+            if self._pool is None:
+                # spawn: no copy of this process's OpenVINO threads and locks in the workers.
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+            return self._pool
+
     def _prepare_all(self, jobs: Sequence[Job]) -> list[Pieces]:
         if self.processes < 1 or len(jobs) < 2:
             return [self._pieces(job) for job in jobs]
-        if self._pool is None:
-            # spawn: no copy of this process's OpenVINO threads and locks in the workers.
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+        pool = self._worker_pool()
         args = [(job, self.size, self.thresholds, self.charset, self.views.margins) for job in jobs]
         chunk = max(1, len(jobs) // (2 * self.processes))
         try:
-            return list(self._pool.map(_prepare_packed, args, chunksize=chunk))
+            return list(pool.map(_prepare_packed, args, chunksize=chunk))
         except BrokenProcessPool:
             # A worker died (killed, out of memory): answer these photos here and start a
-            # fresh pool next time rather than failing every caller from now on.
-            log.exception("charmodel.pool_broken")
-            self._pool.shutdown(wait=False)
-            self._pool = None
+            # fresh pool next time rather than failing every caller from now on. Another
+            # thread may have met the same broken pool and replaced it already.
+            log.warning("charmodel.pool_broken", exc_info=True)
+            with self._pool_lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False)
             return [self._pieces(job) for job in jobs]
 
     def close(self) -> None:
         """Stop the preprocessing processes, if any were started."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def _second_opinion(
         self,

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -293,6 +294,42 @@ def test_a_killed_worker_process_does_not_fail_the_photos(model: CharModel) -> N
         decisions = pooled.judge(jobs)
         assert [d.outcome for d in decisions] == [Outcome.CORRECT] * len(jobs)
         assert [d.outcome for d in pooled.judge(jobs)] == [Outcome.CORRECT] * len(jobs)
+    finally:
+        pooled.close()
+
+
+def test_threads_meeting_a_broken_pool_together_all_get_their_verdicts() -> None:
+    # The bot judges on two batching threads that share the worker pool: when a worker
+    # dies both see the pool broken, and the second used to find it already dropped by the
+    # first (AttributeError: every photo of its batch failed).
+    jobs = [Job(photo(c), c) for c in "我你好学"]
+    pooled = load_char_model(DEFAULT_DIR, processes=2)
+    failures: list[BaseException] = []
+    outcomes: list[list[Outcome]] = []
+
+    def judge(barrier: threading.Barrier) -> None:
+        barrier.wait()
+        try:
+            outcomes.append([d.outcome for d in pooled.judge(jobs)])
+        except BaseException as exc:  # any failure is the defect
+            failures.append(exc)
+
+    try:
+        for _ in range(6):
+            pooled.judge(jobs)
+            assert pooled._pool is not None
+            for pid in list(pooled._pool._processes):  # type: ignore[attr-defined]
+                os.kill(pid, signal.SIGKILL)
+            barrier = threading.Barrier(3)
+            threads = [threading.Thread(target=judge, args=(barrier,)) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            assert not failures, failures
+        assert outcomes == [[Outcome.CORRECT] * len(jobs)] * 18
+        pooled.judge(jobs)
+        assert pooled._pool is not None  # a fresh pool serves the next photos
     finally:
         pooled.close()
 
