@@ -155,7 +155,9 @@ def load_grader(
             }
         },
     )
-    return CharacterGrader(model)
+    grader = CharacterGrader(model)
+    grader.start_warm_up()
+    return grader
 
 
 def load_reader(

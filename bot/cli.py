@@ -173,6 +173,7 @@ def _evaluate(settings: Settings, what: str, folder: Path, as_json: bool, fast: 
     from recognition.evaluate import evaluate_chars
 
     model = _load_char_model(settings)
+    model.warm_up()  # ms_per_image as the bot reads, its kernels built at start
     try:
         result = evaluate_chars(model, folder, thorough=not fast)
     except FileNotFoundError as exc:

@@ -116,6 +116,9 @@ def bench_recognition(
     base = rss_mib()
     model = load_char_model(model_dir, processes=default_threads())
     loaded = rss_mib()
+    start = time.perf_counter()
+    sizes = model.warm_up()  # as the bot does at start (CharacterGrader.start_warm_up)
+    warm = time.perf_counter() - start
     if photos_dir is None:
         photos = sample_photos(model.charset, images)
         what = "JPEG photos (256 px)"
@@ -130,6 +133,7 @@ def bench_recognition(
     )
     print(f"recognition benchmark: {len(photos)} {what}, input {model.size} px, {framing}")
     print(f"resident memory: {base:.0f} MiB before the model, {loaded:.0f} MiB with it loaded")
+    print(f"warm-up (as the bot does at start): {sizes} batch sizes in {warm:.1f} s")
     ours = asyncio.run(_ours(model, photos, concurrency))  # closes the model at the end
     ours_rate = len(photos) / ours
     print(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
+import time
 
 from recognition.api import Grade, Verdict
 from recognition.charmodel import CharModel, Job
 from recognition.service import BatchingService
 from recognition.verifier import Decision, Outcome
+
+log = logging.getLogger(__name__)
 
 _VERDICTS = {
     Outcome.CORRECT: Verdict.CORRECT,
@@ -61,6 +66,8 @@ class CharacterGrader:
         self.model = model
         self.thorough_batches = 0  # batches judged thoroughly (for the benchmark)
         self._count = threading.Lock()  # batches run on the service's worker threads
+        self._warming: threading.Thread | None = None
+        self._stop_warming = threading.Event()
         self.service: BatchingService[Job, Decision] = BatchingService(
             self._judge_batch,
             max_batch=max_batch,
@@ -83,7 +90,30 @@ class CharacterGrader:
     async def grade(self, image: bytes, target: str) -> Grade:
         return to_grade(await self.judge(image, target), self.model.version)
 
+    def start_warm_up(self) -> None:
+        """Warm the model's kernels (``CharModel.warm_up``) on a thread of its own, so the
+        bot answers at once while they are built; ``close`` stops it."""
+        if self._warming is not None:
+            return
+        self._warming = threading.Thread(target=self._warm_up, name="warm-up", daemon=True)
+        self._warming.start()
+
+    def _warm_up(self) -> None:
+        start = time.perf_counter()
+        try:
+            sizes = self.model.warm_up(self._stop_warming)
+        except Exception:  # a failure here is only a slower first photo
+            log.warning("recognition.warm_up_failed", exc_info=True)
+            return
+        log.info(
+            "recognition.warmed_up",
+            extra={"fields": {"sizes": sizes, "seconds": round(time.perf_counter() - start, 2)}},
+        )
+
     async def close(self) -> None:
-        """Finish what was received, then stop the model's worker processes."""
+        """Finish what was received, then stop the warm-up and the model's worker processes."""
+        if self._warming is not None:
+            self._stop_warming.set()
+            await asyncio.to_thread(self._warming.join)
         await self.service.close()
         self.model.close()

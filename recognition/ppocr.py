@@ -255,6 +255,17 @@ class PPOCRRecognizer:
                 out[i] = probs[row, :steps]
         return out
 
+    def warm_up(self, stop: threading.Event | None = None) -> int:
+        """Read blank characters at every batch size ``char_probabilities`` uses (1 to
+        ``batch_size``; see ``CompiledModel.warm_up``); returns how many sizes ran."""
+        ran = 0
+        for n in range(1, self.batch_size + 1):
+            if stop is not None and stop.is_set():
+                break
+            self._engine.infer(np.zeros((n, 3, HEIGHT, CHAR_WIDTH), np.float32))
+            ran += 1
+        return ran
+
     def line_probabilities(self, images: Sequence[Image8]) -> list[Batch]:
         """Per-step class probabilities (T, C) of each image read as one text line, for
         decoders other than the greedy one."""

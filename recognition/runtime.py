@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 import queue
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -243,6 +244,25 @@ class CompiledModel:
                 name: np.array(request.get_output_tensor(i).data, copy=True)
                 for i, name in enumerate(self.output_names)
             }
+
+    def warm_up(self, batch_sizes: Iterable[int], stop: threading.Event | None = None) -> int:
+        """Run the model once on zeros at each of ``batch_sizes``; returns how many ran.
+
+        With a dynamic batch the CPU plugin builds its kernels for each batch size the first
+        time it meets one (tens of milliseconds, against a few for the inference itself),
+        then keeps them for every infer request. A server warms the sizes it will meet so
+        that its first photos are not the slow ones. ``stop`` set: return early.
+        """
+        shape = self.input_shape
+        if any(d < 0 for d in shape[1:]):
+            raise ValueError(f"{self.path}: only the batch may be dynamic to warm up ({shape})")
+        ran = 0
+        for n in batch_sizes:
+            if stop is not None and stop.is_set():
+                break
+            self.infer(np.zeros((n, *shape[1:]), np.float32))
+            ran += 1
+        return ran
 
 
 def _summary(exc: BaseException) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from recognition.api import Verdict
 from recognition.bench import folder_photos
 from recognition.charmodel import (
     DEFAULT_DIR,
+    WARM_CHARACTERS,
     CharModel,
     Fusion,
     Job,
@@ -204,6 +206,35 @@ async def test_concurrent_grades_are_batched_and_each_gets_its_own(model: CharMo
         assert grader.service.stats.largest_batch > 1
     finally:
         await grader.close()
+
+
+def test_warm_up_runs_our_model_and_every_reader_and_stops_when_asked(model: CharModel) -> None:
+    panel = model.second
+    assert isinstance(panel, Panel) and all(isinstance(r, PPOCRRecognizer) for r in panel.members)
+    sizes = WARM_CHARACTERS + sum(r.batch_size for r in panel.members)
+    assert model.warm_up() == sizes
+    stop = threading.Event()
+    stop.set()
+    assert model.warm_up(stop) == 0
+    assert model.judge([Job(photo("好"), "好")])[0].outcome is Outcome.CORRECT
+
+
+async def test_the_grader_warms_up_aside_and_close_stops_it(
+    model: CharModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    grader = CharacterGrader(model)
+    with caplog.at_level(logging.INFO, logger="recognition.grading"):
+        grader.start_warm_up()
+        # Photos are answered while the kernels are built.
+        assert (await grader.grade(photo("好"), "好")).verdict is Verdict.CORRECT
+        await asyncio.to_thread(grader._warming.join, 60)  # type: ignore[union-attr]
+    assert any(r.message == "recognition.warmed_up" for r in caplog.records)
+    await grader.close()
+
+    stopped = CharacterGrader(model)
+    stopped.start_warm_up()
+    await stopped.close()  # returns once the warm-up thread has stopped
+    assert stopped._warming is not None and not stopped._warming.is_alive()
 
 
 async def test_a_full_queue_says_busy_and_keeps_serving(model: CharModel) -> None:

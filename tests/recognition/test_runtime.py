@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -94,6 +95,23 @@ def test_many_threads_infer_at_once_with_the_right_results(model: CompiledModel)
         outputs = list(pool.map(model.infer, inputs))
     for x, out in zip(inputs, outputs, strict=True):
         np.testing.assert_allclose(out["probs"], expected(x), rtol=1e-4, atol=1e-6)
+
+
+def test_warm_up_runs_each_batch_size_and_stops_when_asked(model_path: Path) -> None:
+    model = CompiledModel(model_path)
+    assert model.warm_up([1, 2, 5]) == 3
+    stop = threading.Event()
+    stop.set()
+    assert model.warm_up(range(1, 9), stop) == 0
+    x = images(5, seed=3)  # a warmed size reads as any other
+    np.testing.assert_allclose(model.infer(x)["probs"], expected(x), rtol=1e-4, atol=1e-6)
+
+
+def test_warm_up_needs_every_dimension_but_the_batch_fixed(tmp_path: Path) -> None:
+    image = ops.parameter([-1, 1, -1, 8], np.float32, name="image")
+    ov.save_model(ov.Model([ops.relu(image)], [image], "free"), str(tmp_path / "free.xml"))
+    with pytest.raises(ValueError, match="only the batch"):
+        CompiledModel(tmp_path / "free.xml").warm_up([1])
 
 
 def test_a_fixed_batch_model_is_made_dynamic(tmp_path: Path) -> None:
