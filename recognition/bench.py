@@ -133,7 +133,7 @@ def bench_recognition(
     )
     print(f"recognition benchmark: {len(photos)} {what}, input {model.size} px, {framing}")
     print(f"resident memory: {base:.0f} MiB before the model, {loaded:.0f} MiB with it loaded")
-    print(f"warm-up (as the bot does at start): {sizes} batch sizes in {warm:.1f} s")
+    print(f"warm-up (as the bot does at start): {sizes} input shapes in {warm:.1f} s")
     ours = asyncio.run(_ours(model, photos, concurrency))  # closes the model at the end
     ours_rate = len(photos) / ours
     print(

@@ -393,16 +393,25 @@ class Pieces(NamedTuple):
     """A job prepared: its character images and what the second opinion looks at, or the
     verdict that ends it without reading (no ink, not an image); ``unless_correct``: the
     verdict to give unless the reading is "correct" (the picture looks like several
-    characters, but a wide character written in parts, 八 or 北, looks like that too)."""
+    characters, but a wide character written in parts, 八 or 北, looks like that too);
+    ``column``: a tall picture in parts, cropped to its ink and turned a quarter, for the
+    readers to say whether it is several characters written top to bottom (``judge``)."""
 
     images: list[Ink]
     papers: list[Gray]
     early: Decision | None = None
     unless_correct: Decision | None = None
+    column: Gray | None = None
 
 
 # The margin around the ink's box that the model was trained with.
 MARGIN = 0.08
+
+# A picture over this many times as tall as wide, in parts apart at empty rows, may be a
+# column of characters (``prepare_job``); it is read turned, in a square this much larger
+# than its ink on every side.
+COLUMN_ASPECT = 1.5
+COLUMN_PAD = 0.25
 
 
 def prepare_job(
@@ -434,7 +443,7 @@ def prepare_job(
     # A wide box alone is not enough: 一 written long is one wide character. Nor are parts
     # side by side: 八 written flat is two strokes apart. So it is read anyway, and only a
     # reading that is not the target is "several characters".
-    several = None
+    several = column = None
     if target and prepared.aspect > th.max_aspect and prepared.pieces > 1:
         several = Decision(Outcome.UNCLEAR, reason="several characters")
     # The recognizer reads a whole single character best from the photo itself (its
@@ -442,8 +451,19 @@ def prepare_job(
     # size our preprocessing works at: a phone photo's full 1024 px cost the readers'
     # input 20-25 ms to make (in the main process), for no detail our model had.
     paper = shrink((255 - gray).astype(np.uint8) if prepared.inverted else gray, WORK_SIDE)
+    # The same in a column: 朋友 written top to bottom when 朋 is asked. Columns of
+    # handwriting are often under twice as tall as wide, and tall characters in parts are
+    # common (零: 雨 over 令), so the readers decide, reading the column turned (``judge``).
+    if target and prepared.aspect * COLUMN_ASPECT < 1 and prepared.rows > 1:
+        # A square round the ink: cut to the column alone, the readers see a 零 as 雨 and
+        # 令 (13 of the real sample's tall characters), as a scan shows it, as one.
+        x0, y0, x1, y1 = prepared.box
+        half = round((0.5 + COLUMN_PAD) * max(x1 - x0, y1 - y0))
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        crop = paper[max(0, cy - half) : cy + half, max(0, cx - half) : cx + half]
+        column = np.ascontiguousarray(np.rot90(crop))  # its top to the left
     image = prepared.image if prepared.views is None else prepared.views
-    return Pieces([image], [paper], unless_correct=several)
+    return Pieces([image], [paper], unless_correct=several, column=column)
 
 
 def _prepare_packed(args: tuple[Job, int, Thresholds, str, tuple[float, ...]]) -> Pieces:
@@ -580,9 +600,10 @@ class CharModel:
 
     def warm_up(self, stop: threading.Event | None = None) -> int:
         """Run our model at every batch size from 1 to ``WARM_CHARACTERS`` and each reader
-        at every batch size it reads characters in (``CompiledModel.warm_up``): a photo met
-        by unbuilt kernels takes several times as long. About 2.5 seconds on 2 cores;
-        returns how many sizes ran (fewer once ``stop`` is set)."""
+        at every batch size it reads characters in and on a short line
+        (``CompiledModel.warm_up``, ``PPOCRRecognizer.warm_up``): a photo met by unbuilt
+        kernels takes several times as long. About 2.5 seconds on 2 cores; returns how many
+        shapes ran (fewer once ``stop`` is set)."""
         from recognition.ppocr import PPOCRRecognizer
 
         ran = self.engine.warm_up(range(1, WARM_CHARACTERS + 1), stop)
@@ -713,23 +734,47 @@ class CharModel:
                     verdict.outcome is not Outcome.CORRECT or not self._one_symbol(p.papers[0])
                 ):
                     verdict = doubt
+                if p.column is not None and self._several_down(p.column, job.target):
+                    verdict = Decision(Outcome.UNCLEAR, reason="several characters")
                 results.append(verdict)
         return results
 
-    def _one_symbol(self, paper: Gray) -> bool:
-        """Whether every reader reads ``paper`` (dark on light), taken as a line of text, as
-        one symbol at most: a wide character written in parts (八 with its two strokes
-        apart) rather than several characters. Our model and the readers' character scores
-        cannot tell: a line of writing scores as its first character (我你好 as 我), and a
-        character written twice as itself. No reader able to read lines: not one symbol."""
+    def _line_readings(self, paper: Gray) -> list[str]:
+        """What each reader able to read lines reads in ``paper`` (dark on light) taken as
+        a line of text, spaces dropped; none such: an empty list."""
         from recognition.ppocr import PPOCRRecognizer
 
         second = self.second
         members = second.members if isinstance(second, Panel) else (second,)
         readers = [m for m in members if isinstance(m, PPOCRRecognizer)]
-        if not readers:
-            return False
-        return all(len(r.read_lines([paper])[0].text.replace(" ", "")) <= 1 for r in readers)
+        return [r.read_lines([paper])[0].text.replace(" ", "") for r in readers]
+
+    def _one_symbol(self, paper: Gray) -> bool:
+        """Whether every reader reads ``paper``, taken as a line of text, as one symbol at
+        most: a wide character written in parts (八 with its two strokes apart) rather than
+        several characters. Our model and the readers' character scores cannot tell: a line
+        of writing scores as its first character (我你好 as 我), and a character written
+        twice as itself. No reader able to read lines: not one symbol."""
+        readings = self._line_readings(paper)
+        return bool(readings) and all(len(text) <= 1 for text in readings)
+
+    def _several_down(self, turned: Gray, target: str) -> bool:
+        """Whether ``turned``, a column turned a quarter (its top to the left, as
+        ``LineOCR`` reads columns), is several characters written top to bottom, the
+        target among them, rather than a tall character in parts: every reader reads two
+        Chinese characters or more in it, and one of them reads the target. Turned, a lone
+        character often reads as Latin letters or digits (零 as "1E"), hence only Chinese
+        characters count; its parts can read as characters too (六 as 八八, 客 as 二名: 3
+        of the real sample's 440 tall pictures in parts), hence the target. No reader:
+        not several."""
+        from recognition.ppocr import is_ideograph
+
+        readings = self._line_readings(turned)
+        return (
+            bool(readings)
+            and all(sum(is_ideograph(c) for c in text) >= 2 for text in readings)
+            and any(target in text for text in readings)
+        )
 
     def _classified(self, s: Scores, th: Thresholds) -> Decision:
         """No target: the likeliest HSK 1 characters, and whether the best is sure enough

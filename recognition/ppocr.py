@@ -257,12 +257,14 @@ class PPOCRRecognizer:
 
     def warm_up(self, stop: threading.Event | None = None) -> int:
         """Read blank characters at every batch size ``char_probabilities`` uses (1 to
-        ``batch_size``; see ``CompiledModel.warm_up``); returns how many sizes ran."""
+        ``batch_size``), and one short line (``LINE_MIN_WIDTH``: a lone character read as
+        a line; see ``CompiledModel.warm_up``); returns how many shapes ran."""
+        shapes = [(n, CHAR_WIDTH) for n in range(1, self.batch_size + 1)]
         ran = 0
-        for n in range(1, self.batch_size + 1):
+        for n, width in [*shapes, (1, LINE_MIN_WIDTH)]:
             if stop is not None and stop.is_set():
                 break
-            self._engine.infer(np.zeros((n, 3, HEIGHT, CHAR_WIDTH), np.float32))
+            self._engine.infer(np.zeros((n, 3, HEIGHT, width), np.float32))
             ran += 1
         return ran
 

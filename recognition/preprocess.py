@@ -76,6 +76,8 @@ class Prepared:
     grid_lines: int
     aspect: float  # width / height of the ink's box, for telling words from characters
     pieces: int = 1  # parts separated by empty columns: several characters written in a row
+    rows: int = 1  # parts separated by empty rows: several characters written in a column
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # the ink's (x0, y0, x1, y1), working pixels
     # The character at each margin asked for, stacked (the model reads them all and
     # averages); its first is ``image``.
     views: Ink | None = None
@@ -940,12 +942,15 @@ def prepare(
         grid_lines=lines,
         aspect=(x1 - x0) / max(y1 - y0, 1),
         pieces=_column_pieces(ink[y0:y1, x0:x1]),
+        rows=_column_pieces(ink[y0:y1, x0:x1].T),
+        box=box,
     )
 
 
 def _column_pieces(ink: Ink) -> int:
     """How many parts empty columns split the ink into (gaps narrower than 3% of the
-    width are pen lifts inside a character, not the space between two)."""
+    width are pen lifts inside a character, not the space between two); of ``ink.T``, how
+    many parts empty rows split it into."""
     if ink.size == 0:
         return 0
     cols = ink.sum(0)

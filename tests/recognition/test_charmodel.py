@@ -42,6 +42,8 @@ from recognition.preprocess import decode, prepare
 from recognition.runtime import ModelLoadError
 from recognition.service import ServiceBusy
 from recognition.verifier import Outcome
+from tests.conftest import REPO
+from tests.recognition.conftest import png
 from tests.recognition.photos import blank_page, photo, screen_photo
 
 pytestmark = pytest.mark.model
@@ -211,7 +213,7 @@ async def test_concurrent_grades_are_batched_and_each_gets_its_own(model: CharMo
 def test_warm_up_runs_our_model_and_every_reader_and_stops_when_asked(model: CharModel) -> None:
     panel = model.second
     assert isinstance(panel, Panel) and all(isinstance(r, PPOCRRecognizer) for r in panel.members)
-    sizes = WARM_CHARACTERS + sum(r.batch_size for r in panel.members)
+    sizes = WARM_CHARACTERS + sum(r.batch_size + 1 for r in panel.members)
     assert model.warm_up() == sizes
     stop = threading.Event()
     stop.set()
@@ -263,10 +265,13 @@ def test_a_long_yi_is_one_character_not_several(model: CharModel) -> None:
     assert decision.outcome is Outcome.CORRECT
 
 
-def _stretched(text: str, factor: float) -> bytes:
-    """``photo(text)`` made ``factor`` times as wide: written flat."""
+def _stretched(text: str, factor: float, *, tall: bool = False) -> bytes:
+    """``photo(text)`` made ``factor`` times as wide (written flat), or as tall."""
     img = Image.open(io.BytesIO(photo(text, size=200)))
-    img = img.resize((round(img.width * factor), img.height), Image.Resampling.BICUBIC)
+    w, h = (
+        (img.width, round(img.height * factor)) if tall else (round(img.width * factor), img.height)
+    )
+    img = img.resize((w, h), Image.Resampling.BICUBIC)
     out = io.BytesIO()
     img.save(out, "JPEG", quality=90)
     return out.getvalue()
@@ -293,6 +298,73 @@ def test_several_characters_are_several_even_when_they_read_as_the_target(
 ) -> None:
     decision = model.judge([Job(photo(text, size=160), target)], thorough=thorough)[0]
     assert (decision.outcome, decision.reason) == (Outcome.UNCLEAR, "several characters")
+
+
+def _handwritten_column(word: str, seed: int) -> bytes:
+    from recognition.linesynth import render_columns
+    from recognition.training.synth import Generator
+
+    generator = Generator(seed=5, size=64)
+    return png(Image.fromarray(render_columns(generator, [word], generator.rng_for(777, seed))))
+
+
+@pytest.mark.parametrize(
+    ("word", "target", "hand"),
+    [("我们", "我", False), ("妈妈", "妈", False), ("先生", "生", False), ("医院", "院", True),
+     ("我们", "我", True), ("先生", "生", True)],
+)  # fmt: skip
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_a_word_written_in_a_column_is_several_characters(
+    model: CharModel, word: str, target: str, hand: bool, thorough: bool
+) -> None:
+    # Each was accepted as its target before columns were read turned (font columns at
+    # 0.9, 0.88 and 0.91 at the thorough point).
+    data = _handwritten_column(word, seed=1) if hand else photo(word, size=160, vertical=True)
+    pieces = prepare_job(Job(data, target), model.size, model.thresholds, model.charset)
+    assert pieces.column is not None
+    decision = model.judge([Job(data, target)], thorough=thorough)[0]
+    assert (decision.outcome, decision.reason) == (Outcome.UNCLEAR, "several characters")
+
+
+@pytest.mark.parametrize("char", ["京", "是", "会", "二", "三", "六"])
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_a_tall_character_written_in_parts_is_one_character(
+    model: CharModel, char: str, thorough: bool
+) -> None:
+    data = _stretched(char, 2.0, tall=True)
+    # Tall, and empty rows between its parts: it may be a column of characters...
+    pieces = prepare_job(Job(data, char), model.size, model.thresholds, model.charset)
+    assert pieces.column is not None
+    # ...but the readers do not read several characters in it.
+    decision = model.judge([Job(data, char)], thorough=thorough)[0]
+    assert decision.outcome is Outcome.CORRECT, decision.reason
+
+
+REAL = REPO.parent / "shared" / "data" / "real-handwriting"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared real handwriting not available")
+@pytest.mark.parametrize(
+    "path",
+    ["chinese-mnist/六/w64_s3.png", "chinese-mnist/六/w90_s10.png", "casia-train/客/355.png"],
+)
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_real_tall_characters_whose_parts_read_as_characters_stay_one(
+    model: CharModel, path: str, thorough: bool
+) -> None:
+    # Turned, the readers read these as 八八 / 八二, 八仁 / 八二 and 二名 / 一名: two
+    # characters each, but not the target.
+    char = path.split("/")[1]
+    data = (REAL / path).read_bytes()
+    pieces = prepare_job(Job(data, char), model.size, model.thresholds, model.charset)
+    assert pieces.column is not None
+    assert model.judge([Job(data, char)], thorough=thorough)[0].outcome is Outcome.CORRECT
+
+
+def test_without_readers_a_column_keeps_its_reading() -> None:
+    alone = load_char_model(DEFAULT_DIR, second_opinion=False)
+    decision = alone.judge([Job(_stretched("二", 2.0, tall=True), "二")])[0]
+    assert decision.outcome is Outcome.CORRECT, decision.reason
 
 
 def test_without_readers_a_wide_picture_in_parts_stays_several_characters() -> None:
@@ -389,10 +461,15 @@ def test_a_model_that_asks_for_more_framings_reads_them_when_unsure(tmp_path: Pa
     framed = CharModel(copy)
     assert framed.views == Views((0.0, 0.16), 0.7)
     one = Job(photo("我"), "我")
-    [images], _, early, doubt = prepare_job(
+    [images], _, early, doubt, column = prepare_job(
         one, framed.size, framed.thresholds, framed.charset, framed.views.margins
     )
-    assert early is None and doubt is None and images.shape == (3, framed.size, framed.size)
+    assert (
+        early is None
+        and doubt is None
+        and column is None
+        and images.shape == (3, framed.size, framed.size)
+    )
     word, *_ = prepare_job(
         Job(photo("你好"), "你好"), framed.size, framed.thresholds, framed.charset, (0.0, 0.16)
     )
