@@ -394,24 +394,35 @@ class Pieces(NamedTuple):
     verdict that ends it without reading (no ink, not an image); ``unless_correct``: the
     verdict to give unless the reading is "correct" (the picture looks like several
     characters, but a wide character written in parts, 八 or 北, looks like that too);
-    ``column``: a tall picture in parts, cropped to its ink and turned a quarter, for the
-    readers to say whether it is several characters written top to bottom (``judge``)."""
+    ``line``: a wide or tall picture in parts, cut to a square round its ink (a tall one
+    turned a quarter), for the readers to say whether it is several characters written in
+    a row or a column (``judge``)."""
 
     images: list[Ink]
     papers: list[Gray]
     early: Decision | None = None
     unless_correct: Decision | None = None
-    column: Gray | None = None
+    line: Gray | None = None
 
 
 # The margin around the ink's box that the model was trained with.
 MARGIN = 0.08
 
-# A picture over this many times as tall as wide, in parts apart at empty rows, may be a
-# column of characters (``prepare_job``); it is read turned, in a square this much larger
-# than its ink on every side.
-COLUMN_ASPECT = 1.5
-COLUMN_PAD = 0.25
+# A picture over this many times as wide as tall (or as tall as wide), in parts apart at
+# empty columns (rows), may be several characters in a row (a column): the readers read it
+# (``prepare_job``), in a square this much larger than its ink on every side.
+LINE_ASPECT = 1.5
+LINE_PAD = 0.25
+
+
+def _square_round(paper: Gray, box: tuple[int, int, int, int]) -> Gray:
+    """The square of ``paper`` round the ink's ``box``, ``LINE_PAD`` of its longer side more
+    on every side (cut off at the paper's edges). Cut to the ink alone, the readers read
+    a 零 as 雨 and 令 (13 of the real sample's tall characters); in the square, as one."""
+    x0, y0, x1, y1 = box
+    half = round((0.5 + LINE_PAD) * max(x1 - x0, y1 - y0))
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    return paper[max(0, cy - half) : cy + half, max(0, cx - half) : cx + half]
 
 
 def prepare_job(
@@ -443,7 +454,7 @@ def prepare_job(
     # A wide box alone is not enough: 一 written long is one wide character. Nor are parts
     # side by side: 八 written flat is two strokes apart. So it is read anyway, and only a
     # reading that is not the target is "several characters".
-    several = column = None
+    several = line = None
     if target and prepared.aspect > th.max_aspect and prepared.pieces > 1:
         several = Decision(Outcome.UNCLEAR, reason="several characters")
     # The recognizer reads a whole single character best from the photo itself (its
@@ -451,19 +462,15 @@ def prepare_job(
     # size our preprocessing works at: a phone photo's full 1024 px cost the readers'
     # input 20-25 ms to make (in the main process), for no detail our model had.
     paper = shrink((255 - gray).astype(np.uint8) if prepared.inverted else gray, WORK_SIDE)
-    # The same in a column: 朋友 written top to bottom when 朋 is asked. Columns of
-    # handwriting are often under twice as tall as wide, and tall characters in parts are
-    # common (零: 雨 over 令), so the readers decide, reading the column turned (``judge``).
-    if target and prepared.aspect * COLUMN_ASPECT < 1 and prepared.rows > 1:
-        # A square round the ink: cut to the column alone, the readers see a 零 as 雨 and
-        # 令 (13 of the real sample's tall characters), as a scan shows it, as one.
-        x0, y0, x1, y1 = prepared.box
-        half = round((0.5 + COLUMN_PAD) * max(x1 - x0, y1 - y0))
-        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-        crop = paper[max(0, cy - half) : cy + half, max(0, cx - half) : cx + half]
-        column = np.ascontiguousarray(np.rot90(crop))  # its top to the left
+    # Handwritten words are often under 2.2 times as wide as tall (朋友 when 朋 is asked),
+    # or written top to bottom; characters in parts are common in both directions (八, 零:
+    # 雨 over 令), so the readers decide (``judge``), a column turned as LineOCR reads one.
+    if target and prepared.aspect > LINE_ASPECT and prepared.pieces > 1:
+        line = _square_round(paper, prepared.box)
+    elif target and prepared.aspect * LINE_ASPECT < 1 and prepared.rows > 1:
+        line = np.ascontiguousarray(np.rot90(_square_round(paper, prepared.box)))  # top left
     image = prepared.image if prepared.views is None else prepared.views
-    return Pieces([image], [paper], unless_correct=several, column=column)
+    return Pieces([image], [paper], unless_correct=several, line=line)
 
 
 def _prepare_packed(args: tuple[Job, int, Thresholds, str, tuple[float, ...]]) -> Pieces:
@@ -734,7 +741,7 @@ class CharModel:
                     verdict.outcome is not Outcome.CORRECT or not self._one_symbol(p.papers[0])
                 ):
                     verdict = doubt
-                if p.column is not None and self._several_down(p.column, job.target):
+                if p.line is not None and self._several_in_line(p.line, job.target):
                     verdict = Decision(Outcome.UNCLEAR, reason="several characters")
                 results.append(verdict)
         return results
@@ -758,18 +765,17 @@ class CharModel:
         readings = self._line_readings(paper)
         return bool(readings) and all(len(text) <= 1 for text in readings)
 
-    def _several_down(self, turned: Gray, target: str) -> bool:
-        """Whether ``turned``, a column turned a quarter (its top to the left, as
-        ``LineOCR`` reads columns), is several characters written top to bottom, the
-        target among them, rather than a tall character in parts: every reader reads two
-        Chinese characters or more in it, and one of them reads the target. Turned, a lone
-        character often reads as Latin letters or digits (零 as "1E"), hence only Chinese
-        characters count; its parts can read as characters too (六 as 八八, 客 as 二名: 3
-        of the real sample's 440 tall pictures in parts), hence the target. No reader:
-        not several."""
+    def _several_in_line(self, line: Gray, target: str) -> bool:
+        """Whether ``line`` (a row, or a column turned a quarter, its top to the left, as
+        ``LineOCR`` reads columns) is several characters, the target among them, rather
+        than a character in parts: every reader reads two Chinese characters or more in
+        it, and one of them reads the target. Turned, a lone character often reads as Latin
+        letters or digits (零 as "1E"), hence only Chinese characters count; its parts can
+        read as characters too (六 as 八八, 客 as 二名: 3 of the real sample's 440 tall
+        pictures in parts), hence the target. No reader: not several."""
         from recognition.ppocr import is_ideograph
 
-        readings = self._line_readings(turned)
+        readings = self._line_readings(line)
         return (
             bool(readings)
             and all(sum(is_ideograph(c) for c in text) >= 2 for text in readings)

@@ -300,12 +300,44 @@ def test_several_characters_are_several_even_when_they_read_as_the_target(
     assert (decision.outcome, decision.reason) == (Outcome.UNCLEAR, "several characters")
 
 
-def _handwritten_column(word: str, seed: int) -> bytes:
-    from recognition.linesynth import render_columns
+def _handwritten(word: str, seed: int, *, column: bool) -> bytes:
+    """``word`` in the generator's hand, left to right or (``column``) top to bottom."""
+    from recognition.linesynth import render_columns, render_line
     from recognition.training.synth import Generator
 
     generator = Generator(seed=5, size=64)
-    return png(Image.fromarray(render_columns(generator, [word], generator.rng_for(777, seed))))
+    rng = generator.rng_for(777, seed)
+    if column:
+        return png(Image.fromarray(render_columns(generator, [word], rng)))
+    return png(Image.fromarray(render_line(generator, word, rng)))
+
+
+@pytest.mark.parametrize(
+    ("word", "target", "seed"), [("我们", "我", 1), ("医院", "院", 2), ("妈妈", "妈", 0)]
+)
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_a_word_written_in_a_row_under_the_wide_limit_is_several_characters(
+    model: CharModel, word: str, target: str, seed: int, thorough: bool
+) -> None:
+    # Each was accepted as its target at both points before rows were read.
+    data = _handwritten(word, seed, column=False)
+    pieces = prepare_job(Job(data, target), model.size, model.thresholds, model.charset)
+    # Not wide enough for the aspect rule, in parts: the readers read it.
+    assert pieces.unless_correct is None and pieces.line is not None
+    decision = model.judge([Job(data, target)], thorough=thorough)[0]
+    assert (decision.outcome, decision.reason) == (Outcome.UNCLEAR, "several characters")
+
+
+@pytest.mark.parametrize("char", ["八", "北", "小", "儿"])
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_a_wide_character_in_parts_under_the_wide_limit_is_one_character(
+    model: CharModel, char: str, thorough: bool
+) -> None:
+    data = _stretched(char, 1.8)
+    pieces = prepare_job(Job(data, char), model.size, model.thresholds, model.charset)
+    assert pieces.line is not None
+    decision = model.judge([Job(data, char)], thorough=thorough)[0]
+    assert decision.outcome is Outcome.CORRECT, decision.reason
 
 
 @pytest.mark.parametrize(
@@ -319,9 +351,9 @@ def test_a_word_written_in_a_column_is_several_characters(
 ) -> None:
     # Each was accepted as its target before columns were read turned (font columns at
     # 0.9, 0.88 and 0.91 at the thorough point).
-    data = _handwritten_column(word, seed=1) if hand else photo(word, size=160, vertical=True)
+    data = _handwritten(word, 1, column=True) if hand else photo(word, size=160, vertical=True)
     pieces = prepare_job(Job(data, target), model.size, model.thresholds, model.charset)
-    assert pieces.column is not None
+    assert pieces.line is not None
     decision = model.judge([Job(data, target)], thorough=thorough)[0]
     assert (decision.outcome, decision.reason) == (Outcome.UNCLEAR, "several characters")
 
@@ -334,7 +366,7 @@ def test_a_tall_character_written_in_parts_is_one_character(
     data = _stretched(char, 2.0, tall=True)
     # Tall, and empty rows between its parts: it may be a column of characters...
     pieces = prepare_job(Job(data, char), model.size, model.thresholds, model.charset)
-    assert pieces.column is not None
+    assert pieces.line is not None
     # ...but the readers do not read several characters in it.
     decision = model.judge([Job(data, char)], thorough=thorough)[0]
     assert decision.outcome is Outcome.CORRECT, decision.reason
@@ -357,7 +389,7 @@ def test_real_tall_characters_whose_parts_read_as_characters_stay_one(
     char = path.split("/")[1]
     data = (REAL / path).read_bytes()
     pieces = prepare_job(Job(data, char), model.size, model.thresholds, model.charset)
-    assert pieces.column is not None
+    assert pieces.line is not None
     assert model.judge([Job(data, char)], thorough=thorough)[0].outcome is Outcome.CORRECT
 
 
@@ -461,13 +493,13 @@ def test_a_model_that_asks_for_more_framings_reads_them_when_unsure(tmp_path: Pa
     framed = CharModel(copy)
     assert framed.views == Views((0.0, 0.16), 0.7)
     one = Job(photo("我"), "我")
-    [images], _, early, doubt, column = prepare_job(
+    [images], _, early, doubt, line = prepare_job(
         one, framed.size, framed.thresholds, framed.charset, framed.views.margins
     )
     assert (
         early is None
         and doubt is None
-        and column is None
+        and line is None
         and images.shape == (3, framed.size, framed.size)
     )
     word, *_ = prepare_job(
