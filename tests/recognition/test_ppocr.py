@@ -9,11 +9,15 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from recognition.ppocr import (
+    LINE_MIN_WIDTH,
+    LINE_WIDTH_STEP,
     MODEL_DIR,
     SAME_STROKES,
     CharsetMismatch,
     PPOCRRecognizer,
+    _stack,
     char_tensor,
+    line_tensor,
 )
 
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -46,6 +50,27 @@ def test_reads_a_printed_line_exactly(recognizer: PPOCRRecognizer) -> None:
     assert [r.text for r in results] == lines
     assert all(r.confidence > 0.9 for r in results)
     assert [len(r.chars) for r in results] == [6, 5, 2]
+
+
+def test_lines_are_padded_to_recurring_widths_and_read_the_same(
+    recognizer: PPOCRRecognizer,
+) -> None:
+    widths = [130, 330, 700]
+    tensors = [np.ones((3, 48, w), np.float32) for w in widths]
+    for t, w in zip(tensors, widths, strict=True):
+        assert _stack([t], LINE_MIN_WIDTH, LINE_WIDTH_STEP).shape[3] == max(
+            LINE_MIN_WIDTH, -(-w // LINE_WIDTH_STEP) * LINE_WIDTH_STEP
+        )
+    assert _stack([tensors[1]], LINE_MIN_WIDTH).shape[3] == 330  # as before: no step
+    assert _stack([np.ones((3, 48, 48), np.float32)], 48).shape[3] == 48  # characters
+    # A line's own steps read the same symbols padded to the next multiple as to its width
+    # (the probabilities move by a few hundredths: PP-OCRv4 looks along the whole line).
+    line = line_tensor(render("今天星期三我们学习汉语"))
+    padded = recognizer._engine.infer(_stack([line], LINE_MIN_WIDTH, LINE_WIDTH_STEP))
+    exact = recognizer._engine.infer(_stack([line], LINE_MIN_WIDTH))
+    steps = exact.shape[1]  # the steps of its own width (a step per 8 columns)
+    assert padded.shape[1] > steps == line.shape[2] // 8
+    assert np.array_equal(padded[0, :steps].argmax(-1), exact[0, :steps].argmax(-1))
 
 
 def test_no_lines_no_work(recognizer: PPOCRRecognizer) -> None:
