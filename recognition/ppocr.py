@@ -15,6 +15,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from recognition.ctc import CTCResult, greedy_decode_batch
+from recognition.runtime import load_openvino
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "ppocr"
 # The recognizer that reads text lines, a folder of the models directory: PP-OCRv6 small
@@ -79,9 +80,7 @@ class _OpenVINOEngine:
     """A compiled model behind a lock: one request, reused, safe to call from any thread."""
 
     def __init__(self, model: Any, device: str) -> None:
-        import openvino as ov  # type: ignore[import-untyped]
-
-        self._compiled = ov.Core().compile_model(model, device)
+        self._compiled = load_openvino().Core().compile_model(model, device)
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()
 
@@ -94,8 +93,7 @@ class _OpenVINOEngine:
 
 def _read_model(path: Path) -> tuple[Any, int]:
     """The model and its number of output classes, without compiling it yet."""
-    import openvino as ov
-
+    ov = load_openvino()
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: run `python tools/fetch_ppocr_models.py` to create it"

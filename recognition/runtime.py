@@ -43,6 +43,35 @@ def check_output_size(actual: int, charset_size: int, *, reserved: int = 0) -> N
         )
 
 
+_BRIDGE_LOCK = threading.Lock()
+_bridged = False
+
+
+def load_openvino() -> Any:
+    """The ``openvino`` module, its numpy bridge set up once, from one thread at a time.
+
+    The first time a tensor's data is read as a numpy array, OpenVINO's Python binding sets
+    up pybind11's numpy API inside a C++ static: a second thread waits on the static's
+    guard holding the GIL, while the first needs the GIL to finish. Two threads making
+    their first inference at once deadlock for good (7 of 10 fresh processes, two threads
+    through one ``CompiledModel``; the bot's two batching threads, or its warm-up beside
+    them, at the first photos; two benchmark runs hung). Set up here, under a lock (a
+    thread waiting for it releases the GIL), before any model is compiled.
+    """
+    global _bridged
+    # Imported here so that importing this module (and the bot) stays cheap; the import
+    # takes a noticeable moment and only the process that infers needs it. openvino ships
+    # no type information; import_module makes that explicit (Any) instead of ignore
+    # comments that mypy flags as unused depending on the order in which it meets the
+    # other modules importing openvino.
+    ov: Any = importlib.import_module("openvino")
+    with _BRIDGE_LOCK:
+        if not _bridged:
+            ov.Tensor(np.zeros(1, np.float32)).data  # noqa: B018 - the first read sets it up
+            _bridged = True
+    return ov
+
+
 def default_threads() -> int:
     """The CPUs this process may run on: the container's share, not the host's count."""
     try:
@@ -90,12 +119,7 @@ class CompiledModel:
         self.path = Path(path)
         self._check_files(self.path)
 
-        # Imported here so that importing this module (and the bot) stays cheap; the
-        # import takes a noticeable moment and only the process that infers needs it.
-        # openvino ships no type information; import_module makes that explicit (Any)
-        # instead of ignore comments that mypy flags as unused depending on the order
-        # in which it meets the other modules importing openvino.
-        ov: Any = importlib.import_module("openvino")
+        ov = load_openvino()  # imported here: importing this module stays cheap
         props: Any = importlib.import_module("openvino.properties")
         hints: Any = importlib.import_module("openvino.properties.hint")
 

@@ -185,3 +185,38 @@ def test_importing_the_runtime_does_not_load_openvino() -> None:
     code = "import sys, recognition.runtime; assert 'openvino' not in sys.modules"
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+FIRST_INFERENCES = """
+import sys, threading
+import numpy as np
+from recognition.runtime import CompiledModel
+model = CompiledModel(sys.argv[1])
+start = threading.Barrier(2)
+def first():
+    start.wait()
+    model.infer(np.zeros((3, *model.input_shape[1:]), np.float32))
+threads = [threading.Thread(target=first) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("done")
+"""
+
+
+def test_two_threads_making_their_first_inference_at_once_do_not_deadlock() -> None:
+    # Each in a fresh process: the numpy bridge is set up once per process. Before
+    # load_openvino set it up, 6 of 6 such processes hung for good with the character
+    # model (1 of 8 with this file's tiny model).
+    root = Path(__file__).resolve().parents[2]
+    model = root / "models" / "char" / "charmodel.xml"
+    for _ in range(3):
+        result = subprocess.run(
+            [sys.executable, "-c", FIRST_INFERENCES, str(model)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.stdout.strip() == "done", result.stderr
