@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,9 @@ from recognition.verifier import (
     decide,
     top_k,
 )
+
+if TYPE_CHECKING:
+    from recognition.ppocr import PPOCRRecognizer
 
 log = logging.getLogger(__name__)
 
@@ -408,6 +411,10 @@ class Pieces(NamedTuple):
 # The margin around the ink's box that the model was trained with.
 MARGIN = 0.08
 
+# The verdict for a picture of several characters when one is asked (a word in a row or
+# a column): ``prepare_job``'s aspect rule and ``CharModel.judge``'s reading both give it.
+SEVERAL = Decision(Outcome.UNCLEAR, reason="several characters")
+
 # A picture over this many times as wide as tall (or as tall as wide), in parts apart at
 # empty columns (rows), may be several characters in a row (a column): the readers read it
 # (``prepare_job``), in a square this much larger than its ink on every side.
@@ -456,7 +463,7 @@ def prepare_job(
     # reading that is not the target is "several characters".
     several = line = None
     if target and prepared.aspect > th.max_aspect and prepared.pieces > 1:
-        several = Decision(Outcome.UNCLEAR, reason="several characters")
+        several = SEVERAL
     # The recognizer reads a whole single character best from the photo itself (its
     # own crop keeps faint strokes that our cleaning drops), dark ink on light. At the
     # size our preprocessing works at: a phone photo's full 1024 px cost the readers'
@@ -611,14 +618,9 @@ class CharModel:
         (``CompiledModel.warm_up``, ``PPOCRRecognizer.warm_up``): a photo met by unbuilt
         kernels takes several times as long. About 2.5 seconds on 2 cores; returns how many
         shapes ran (fewer once ``stop`` is set)."""
-        from recognition.ppocr import PPOCRRecognizer
-
         ran = self.engine.warm_up(range(1, WARM_CHARACTERS + 1), stop)
-        second = self.second
-        members = second.members if isinstance(second, Panel) else (second,)
-        for reader in members:
-            if isinstance(reader, PPOCRRecognizer):
-                ran += reader.warm_up(stop)
+        for reader in self._line_readers():
+            ran += reader.warm_up(stop)
         return ran
 
     def _pieces(self, job: Job) -> Pieces:
@@ -742,19 +744,22 @@ class CharModel:
                 ):
                     verdict = doubt
                 if p.line is not None and self._several_in_line(p.line, job.target):
-                    verdict = Decision(Outcome.UNCLEAR, reason="several characters")
+                    verdict = SEVERAL
                 results.append(verdict)
         return results
 
-    def _line_readings(self, paper: Gray) -> list[str]:
-        """What each reader able to read lines reads in ``paper`` (dark on light) taken as
-        a line of text, spaces dropped; none such: an empty list."""
+    def _line_readers(self) -> list[PPOCRRecognizer]:
+        """The second opinion's readers that read lines (PaddleOCR's), in panel order."""
         from recognition.ppocr import PPOCRRecognizer
 
         second = self.second
         members = second.members if isinstance(second, Panel) else (second,)
-        readers = [m for m in members if isinstance(m, PPOCRRecognizer)]
-        return [r.read_lines([paper])[0].text.replace(" ", "") for r in readers]
+        return [m for m in members if isinstance(m, PPOCRRecognizer)]
+
+    def _line_readings(self, paper: Gray) -> list[str]:
+        """What each reader able to read lines reads in ``paper`` (dark on light) taken as
+        a line of text, spaces dropped; none such: an empty list."""
+        return [r.read_lines([paper])[0].text.replace(" ", "") for r in self._line_readers()]
 
     def _one_symbol(self, paper: Gray) -> bool:
         """Whether every reader reads ``paper``, taken as a line of text, as one symbol at
