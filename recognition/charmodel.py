@@ -28,7 +28,7 @@ from recognition.preprocess import (
     prepare,
     raise_ink,
     shrink,
-    split_characters,
+    split_word,
 )
 from recognition.runtime import CompiledModel, ModelLoadError
 from recognition.verifier import (
@@ -445,8 +445,11 @@ def prepare_job(
     try:
         gray = decode(job.image)
         if len(target) > 1:
-            pieces = split_characters(gray, len(target), size, margins=(MARGIN, *extra))
-            return Pieces(pieces, [_as_paper(p if p.ndim == 2 else p[0]) for p in pieces])
+            word = split_word(gray, len(target), size, margins=(MARGIN, *extra))
+            # The readers read each character from its strip of the photo, as a single
+            # character from the whole photo (``paper`` below).
+            paper = shrink((255 - gray).astype(np.uint8) if word.inverted else gray, WORK_SIDE)
+            return Pieces(word.pieces, word.strips(paper))
         prepared: Prepared = prepare(gray, size, margin=MARGIN, margins=extra)
     except NoInk:
         return Pieces([], [], Decision(Outcome.UNCLEAR, reason="no ink"))

@@ -967,14 +967,83 @@ def _column_pieces(ink: Ink) -> int:
     return pieces
 
 
-def split_characters(
-    gray: Gray, count: int, size: int = 48, *, margins: Sequence[float] = (0.08,)
-) -> list[Ink]:
-    """A word written left to right, or top to bottom (its ink taller than wide), cut into
-    ``count`` characters at the emptiest columns (rows), in reading order.
+GAP_INK = 0.02
+GAP_CANDIDATES = 12
+GAP_BALANCE = 1.0
 
-    Each cut is searched near where an even split would put it, so touching characters
-    still come apart; each piece is then cropped and centred like a single character, at
+
+def _even_cuts(cols: npt.NDArray[np.float32], count: int) -> list[int]:
+    """``count - 1`` cuts of a profile, each at its emptiest column near where an even
+    split would put it: touching characters still come apart."""
+    width = len(cols)
+    cuts = []
+    for k in range(1, count):
+        guess = width * k / count
+        lo = int(max(guess - width / (2 * count), 1))
+        hi = int(min(guess + width / (2 * count), width - 1))
+        window = cols[lo:hi]
+        cuts.append(lo + int(np.argmin(window)) if window.size else int(guess))
+    return cuts
+
+
+def _gap_cuts(cols: npt.NDArray[np.float32], count: int) -> list[int] | None:
+    """``count - 1`` cuts of a profile in its empty runs (the space between two
+    characters), the runs chosen so that the pieces between them are as even as
+    possible and the runs wide; None when there are too few runs."""
+    width = len(cols)
+    empty = cols < GAP_INK * float(cols.max())
+    runs: list[tuple[int, int]] = []
+    start = None
+    for x in range(width):
+        if empty[x] and start is None:
+            start = x
+        elif not empty[x] and start is not None:
+            if start > 0:
+                runs.append((start, x))
+            start = None
+    if len(runs) < count - 1:
+        return None
+    runs = sorted(sorted(runs, key=lambda r: r[0] - r[1])[:GAP_CANDIDATES])
+    best, best_score = None, -np.inf
+    for chosen in itertools.combinations(runs, count - 1):
+        edges = [0, *(x for run in chosen for x in run), width]
+        widths = np.array([b - a for a, b in zip(edges[::2], edges[1::2], strict=True)], float)
+        mean = float(widths.mean())
+        gaps = sum(b - a for a, b in chosen)
+        score = (gaps - GAP_BALANCE * float(np.abs(widths - mean).sum())) / max(mean, 1.0)
+        if score > best_score:
+            best, best_score = chosen, score
+    assert best is not None
+    return [(a + b) // 2 for a, b in best]
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A word cut into its characters (``split_word``)."""
+
+    pieces: list[Ink]  # each character cropped and centred like a single one
+    # Where each character lies at working size: its columns (its rows in a column),
+    # from one cut to the next, the first from the picture's edge, the last to the other.
+    spans: list[tuple[int, int]]
+    vertical: bool  # written top to bottom
+    inverted: bool  # light writing on a dark ground (``normalised_ink``)
+
+    def strips(self, paper: Gray) -> list[Gray]:
+        """Each character's strip of ``paper`` (the photo at working size)."""
+        return [paper[a:b] if self.vertical else paper[:, a:b] for a, b in self.spans]
+
+
+def split_word(
+    gray: Gray, count: int, size: int = 48, *, margins: Sequence[float] = (0.08,)
+) -> Word:
+    """A word written left to right, or top to bottom (its ink taller than wide), cut into
+    ``count`` characters in reading order.
+
+    The cuts go through the empty runs between the ink (the space between characters),
+    chosen so the pieces are about as wide as one another: a character in parts (八, 川)
+    has gaps of its own, often wider than the space after it. Too few empty runs
+    (touching characters): each cut at the emptiest column near where an even split
+    would put it. Each piece is then cropped and centred like a single character, at
     each of ``margins`` (one margin: size x size per piece, else stacked views).
     """
 
@@ -984,26 +1053,18 @@ def split_characters(
             return crop_square(part, box, size, margins[0])
         return crop_views(part, box, size, margins)
 
-    ink, _, _, _ = normalised_ink(gray)
-    if count <= 1:
-        return [crop(ink)]
+    ink, inverted, _, _ = normalised_ink(gray)
     x0, y0, x1, y1 = _mass_box(ink)
     # Chinese is also written in columns: a word taller than wide is cut across its rows,
     # as the same cut of the transposed ink.
-    vertical = y1 - y0 > x1 - x0
+    vertical = count > 1 and y1 - y0 > x1 - x0
     plane = ink.T if vertical else ink
+    if count <= 1:
+        return Word([crop(ink)], [(0, plane.shape[1])], vertical, inverted)
     lo_edge, hi_edge = (y0, y1) if vertical else (x0, x1)
     cols = plane[:, lo_edge:hi_edge].sum(0)
-    width = hi_edge - lo_edge
-    cuts = [lo_edge]
-    for k in range(1, count):
-        guess = width * k / count
-        lo = int(max(guess - width / (2 * count), 1))
-        hi = int(min(guess + width / (2 * count), width - 1))
-        window = cols[lo:hi]
-        cut = lo + int(np.argmin(window)) if window.size else int(guess)
-        cuts.append(lo_edge + cut)
-    cuts.append(hi_edge)
+    inner = [lo_edge + c for c in _gap_cuts(cols, count) or _even_cuts(cols, count)]
+    cuts = [lo_edge, *inner, hi_edge]
     pieces: list[Ink] = []
     for a, b in itertools.pairwise(cuts):
         part = np.zeros_like(plane)
@@ -1011,7 +1072,15 @@ def split_characters(
         if float(part.sum()) < 2.0:
             raise NoInk("a character of the word is missing")
         pieces.append(crop(np.ascontiguousarray(part.T) if vertical else part))
-    return pieces
+    spans = list(itertools.pairwise([0, *inner, plane.shape[1]]))
+    return Word(pieces, spans, vertical, inverted)
+
+
+def split_characters(
+    gray: Gray, count: int, size: int = 48, *, margins: Sequence[float] = (0.08,)
+) -> list[Ink]:
+    """``split_word``'s pieces alone."""
+    return split_word(gray, count, size, margins=margins).pieces
 
 
 def prepare_bytes(data: bytes, size: int = 48) -> Prepared:

@@ -388,6 +388,58 @@ def test_real_tall_characters_whose_parts_read_as_characters_stay_one(
     assert model.judge([Job(data, char)], thorough=thorough)[0].outcome is Outcome.CORRECT
 
 
+def _real_word(paths: list[str], height: int = 56, space: float = 0.2) -> bytes:
+    """Real characters of the sample written side by side as one word: each scan's paper
+    made white and its ink cropped, scaled to ``height``, ``space`` of it apart."""
+    glyphs = []
+    for path in paths:
+        scan = np.asarray(Image.open(REAL / path).convert("L"), dtype=np.float32)
+        paper, darkest = float(np.percentile(scan, 90)), float(scan.min())
+        ink = np.clip(255 - (paper - scan) * 255 / max(paper - darkest, 1), 0, 255)
+        ys, xs = np.nonzero(ink < 200)
+        cut = Image.fromarray(
+            ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.uint8)
+        )
+        scale = height / max(cut.size)
+        size = (max(2, round(cut.width * scale)), max(2, round(cut.height * scale)))
+        glyphs.append(np.asarray(cut.resize(size, Image.Resampling.LANCZOS)))
+    gap, margin = round(space * height), 24
+    width = sum(g.shape[1] for g in glyphs) + gap * (len(glyphs) - 1) + 2 * margin
+    canvas = np.full((2 * height + 2 * margin, width), 255, dtype=np.uint8)
+    x = margin
+    for g in glyphs:
+        top = (canvas.shape[0] - g.shape[0]) // 2
+        canvas[top : top + g.shape[0], x : x + g.shape[1]] = g
+        x += g.shape[1] + gap
+    return png(Image.fromarray(canvas))
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared real handwriting not available")
+@pytest.mark.parametrize(
+    "paths",
+    [
+        # 八's strokes are further apart than 八 is from the next character.
+        ["chinese-mnist/八/w65_s2.png", "chinese-mnist/四/w84_s2.png"],
+        ["chinese-mnist/八/w65_s3.png", "chinese-mnist/十/w68_s2.png"],
+        # Faint strokes the cleaning drops: the readers read them in the photo.
+        ["chinese-mnist/零/w89_s10.png", "chinese-mnist/三/w67_s1.png"],
+        ["casia-train/对/207.png", "casia-train/客/505.png"],
+    ],
+    ids=["八四", "八十", "零三", "对客"],
+)
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_real_characters_written_as_a_word_are_accepted(
+    model: CharModel, paths: list[str], thorough: bool
+) -> None:
+    word = "".join(path.split("/")[1] for path in paths)
+    data = _real_word(paths)
+    decision = model.judge([Job(data, word)], thorough=thorough)[0]
+    assert decision.outcome is Outcome.CORRECT, (decision.predicted, decision.reason)
+    # ...and the same picture is not any word.
+    other = model.judge([Job(data, word[::-1])], thorough=thorough)[0]
+    assert other.outcome is Outcome.WRONG_CHARACTER
+
+
 def test_without_readers_a_column_keeps_its_reading() -> None:
     alone = load_char_model(DEFAULT_DIR, second_opinion=False)
     decision = alone.judge([Job(_stretched("二", 2.0, tall=True), "二")])[0]

@@ -14,7 +14,16 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 import recognition.preprocess as pp
-from recognition.preprocess import NoInk, Prepared, decode, prepare, split_characters
+from recognition.preprocess import (
+    WORK_SIDE,
+    NoInk,
+    Prepared,
+    decode,
+    prepare,
+    shrink,
+    split_characters,
+    split_word,
+)
 from tests.recognition.photos import scan_with_a_pale_stroke
 
 PAPER = 230
@@ -625,6 +634,50 @@ def test_split_characters_of_a_column_top_to_bottom() -> None:
     assert first.shape == second.shape == (48, 48)
     assert corr(first, ren) > 0.9 and corr(first, ren) > corr(first, kou) + 0.3
     assert corr(second, kou) > 0.9 and corr(second, kou) > corr(second, ren) + 0.3
+
+
+def draw_bars(draw: ImageDraw.ImageDraw, box: Box, fill: Fill) -> None:
+    """Two upright strokes far apart, like 儿 or 川 without its middle: a character in
+    parts, the space inside it wider than the space after it in a word."""
+    x0, y0, x1, y1 = box
+    w = x1 - x0
+    draw.line([(x0 + 0.1 * w, y0), (x0 + 0.1 * w, y1)], fill=fill, width=max(3, w // 8))
+    draw.line([(x0 + 0.9 * w, y0), (x0 + 0.9 * w, y1)], fill=fill, width=max(3, w // 8))
+
+
+def test_split_characters_keeps_a_character_in_parts_whole() -> None:
+    bars = prepare(gray(page(box=(75, 75, 275, 225), drawer=draw_bars))).image
+    ring = prepare(gray(page(box=(75, 90, 225, 210), drawer=draw_ring))).image
+    word = Image.new("L", (520, 300), PAPER)
+    draw = ImageDraw.Draw(word)
+    draw_bars(draw, (40, 75, 240, 225), INK)  # 130 px empty inside it
+    draw_ring(draw, (270, 90, 420, 210), INK)  # 20 px after it
+
+    first, second = split_characters(gray(word), 2)
+
+    # Cut at the first empty column near the middle, the bars came apart: a bar, and a
+    # bar with the ring.
+    assert corr(first, bars) > 0.9
+    assert corr(second, ring) > 0.9
+
+
+def test_a_word_s_strips_of_the_photo_hold_one_character_each() -> None:
+    word_img = Image.new("L", (520, 300), PAPER)
+    draw = ImageDraw.Draw(word_img)
+    draw_bars(draw, (40, 75, 240, 225), INK)
+    draw_ring(draw, (270, 90, 420, 210), INK)
+    word = split_word(gray(word_img), 2)
+    paper = shrink(gray(word_img), WORK_SIDE)  # the photo at the size the ink was cut at
+
+    left, right = word.strips(paper)
+
+    assert left.shape[0] == right.shape[0] == paper.shape[0]
+    assert left.shape[1] + right.shape[1] == paper.shape[1]
+    # The cut lies in the space between the bars (their ink up to column 113 at this size)
+    # and the ring (from 133), so each strip has all of one character's ink.
+    assert 113 < left.shape[1] < 133
+    assert (left < 128).sum() == (paper[:, :114] < 128).sum() > 0
+    assert (right < 128).sum() == (paper[:, 133:] < 128).sum() > 0
 
 
 def test_split_characters_one_piece_is_the_whole_word(upright: Prepared) -> None:
