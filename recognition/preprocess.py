@@ -967,9 +967,16 @@ def _column_pieces(ink: Ink) -> int:
     return pieces
 
 
+# Cutting a word into its characters (``split_word``): a column with less ink than this
+# share of the fullest column's is empty; the places to cut compared (the widest empty
+# runs, then the columns of least ink); the weight of the pieces' uneven widths against
+# the empty run's width, and of the ink cut through (a share of the fullest column's); a
+# cut through ink leaves at least this share of an even split's width either side.
 GAP_INK = 0.02
 GAP_CANDIDATES = 12
 GAP_BALANCE = 1.0
+GAP_INK_COST = 2.0
+GAP_INK_PIECE = 0.5
 
 
 def _even_cuts(cols: npt.NDArray[np.float32], count: int) -> list[int]:
@@ -987,34 +994,61 @@ def _even_cuts(cols: npt.NDArray[np.float32], count: int) -> list[int]:
 
 
 def _gap_cuts(cols: npt.NDArray[np.float32], count: int) -> list[int] | None:
-    """``count - 1`` cuts of a profile in its empty runs (the space between two
-    characters), the runs chosen so that the pieces between them are as even as
-    possible and the runs wide; None when there are too few runs."""
+    """``count - 1`` cuts of a profile (the ink per column of a word), each through an
+    empty run (the space between two characters) or, where characters touch, a column
+    of little ink; chosen so that the pieces between them are about as wide as one
+    another, the runs wide and the ink cut through little. None: too few places to cut."""
     width = len(cols)
-    empty = cols < GAP_INK * float(cols.max())
-    runs: list[tuple[int, int]] = []
+    peak = float(cols.max())
+    if width < 3 or peak <= 0.0:
+        return None
+    empty = cols < GAP_INK * peak
+    places: list[tuple[int, int, float]] = []  # (from, to, the share of ink cut through)
     start = None
     for x in range(width):
         if empty[x] and start is None:
             start = x
         elif not empty[x] and start is not None:
             if start > 0:
-                runs.append((start, x))
+                places.append((start, x, 0.0))
             start = None
-    if len(runs) < count - 1:
+    # Columns of least ink: the middle of each dip of the smoothed profile, flat or not.
+    smooth = np.convolve(cols, np.ones(3) / 3, mode="same")
+    x = 1
+    while x < width - 1:
+        if smooth[x] < smooth[x - 1]:
+            end = x
+            while end + 1 < width and smooth[end + 1] == smooth[x]:
+                end += 1
+            if end + 1 < width and smooth[end + 1] > smooth[x] and not empty[x : end + 1].any():
+                middle = (x + end) // 2
+                places.append((middle, middle, float(smooth[x]) / peak))
+            x = end + 1
+        else:
+            x += 1
+    if len(places) < count - 1:
         return None
-    runs = sorted(sorted(runs, key=lambda r: r[0] - r[1])[:GAP_CANDIDATES])
+    places = sorted(sorted(places, key=lambda r: (r[0] - r[1], r[2]))[:GAP_CANDIDATES])
     best, best_score = None, -np.inf
-    for chosen in itertools.combinations(runs, count - 1):
-        edges = [0, *(x for run in chosen for x in run), width]
+    for chosen in itertools.combinations(places, count - 1):
+        edges = [0, *(x for a, b, _ in chosen for x in (a, b)), width]
         widths = np.array([b - a for a, b in zip(edges[::2], edges[1::2], strict=True)], float)
+        # A cut through ink must leave a character's width either side: else it is
+        # a character cut in two (and a word with one missing, not a word at all).
+        inked = [k for k, (_, _, ink) in enumerate(chosen) if ink > 0.0]
+        least = min((min(widths[k], widths[k + 1]) for k in inked), default=np.inf)
+        if widths.min() <= 0 or least < GAP_INK_PIECE * width / count:
+            continue
         mean = float(widths.mean())
-        gaps = sum(b - a for a, b in chosen)
-        score = (gaps - GAP_BALANCE * float(np.abs(widths - mean).sum())) / max(mean, 1.0)
+        gaps = sum(b - a for a, b, _ in chosen)
+        score = (gaps - GAP_BALANCE * float(np.abs(widths - mean).sum())) / mean - (
+            GAP_INK_COST * sum(ink for _, _, ink in chosen)
+        )
         if score > best_score:
             best, best_score = chosen, score
-    assert best is not None
-    return [(a + b) // 2 for a, b in best]
+    if best is None:
+        return None
+    return [(a + b) // 2 for a, b, _ in best]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1040,11 +1074,11 @@ def split_word(
     ``count`` characters in reading order.
 
     The cuts go through the empty runs between the ink (the space between characters),
-    chosen so the pieces are about as wide as one another: a character in parts (八, 川)
-    has gaps of its own, often wider than the space after it. Too few empty runs
-    (touching characters): each cut at the emptiest column near where an even split
-    would put it. Each piece is then cropped and centred like a single character, at
-    each of ``margins`` (one margin: size x size per piece, else stacked views).
+    or where characters touch through a column of little ink, chosen so the pieces are
+    about as wide as one another (``_gap_cuts``): a character in parts (八, 川) has gaps
+    of its own, often wider than the space after it. Each piece is then cropped and
+    centred like a single character, at each of ``margins`` (one margin: size x size per
+    piece, else stacked views). A piece with no ink (a character left out) is ``NoInk``.
     """
 
     def crop(part: Ink) -> Ink:

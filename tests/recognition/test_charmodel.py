@@ -409,7 +409,8 @@ def _real_word(paths: list[str], height: int = 56, space: float = 0.2) -> bytes:
     x = margin
     for g in glyphs:
         top = (canvas.shape[0] - g.shape[0]) // 2
-        canvas[top : top + g.shape[0], x : x + g.shape[1]] = g
+        region = canvas[top : top + g.shape[0], x : x + g.shape[1]]
+        np.minimum(region, g, out=region)  # a negative space: the characters overlap
         x += g.shape[1] + gap
     return png(Image.fromarray(canvas))
 
@@ -436,6 +437,31 @@ def test_real_characters_written_as_a_word_are_accepted(
     decision = model.judge([Job(data, word)], thorough=thorough)[0]
     assert decision.outcome is Outcome.CORRECT, (decision.predicted, decision.reason)
     # ...and the same picture is not any word.
+    other = model.judge([Job(data, word[::-1])], thorough=thorough)[0]
+    assert other.outcome is Outcome.WRONG_CHARACTER
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared real handwriting not available")
+@pytest.mark.parametrize(
+    ("paths", "space"),
+    [
+        # Touching: cut where they touch, not in 九's or 四's own gaps.
+        (["chinese-mnist/五/w57_s9.png", "chinese-mnist/四/w84_s1.png"], 0.0),
+        (["chinese-mnist/九/w76_s4.png", "chinese-mnist/三/w61_s9.png"], 0.0),
+        # Overlapping: the cut goes wrong, and the readers read the word as a line.
+        (["chinese-mnist/七/w72_s4.png", "chinese-mnist/四/w51_s5.png"], -0.05),
+        (["chinese-mnist/五/w73_s6.png", "chinese-mnist/九/w51_s8.png"], -0.05),
+    ],
+    ids=["五四", "九三", "七四", "五九"],
+)
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_real_characters_touching_in_a_word_are_accepted(
+    model: CharModel, paths: list[str], space: float, thorough: bool
+) -> None:
+    word = "".join(path.split("/")[1] for path in paths)
+    data = _real_word(paths, space=space)
+    decision = model.judge([Job(data, word)], thorough=thorough)[0]
+    assert decision.outcome is Outcome.CORRECT, (decision.predicted, decision.reason)
     other = model.judge([Job(data, word[::-1])], thorough=thorough)[0]
     assert other.outcome is Outcome.WRONG_CHARACTER
 
@@ -540,13 +566,14 @@ def test_a_model_that_asks_for_more_framings_reads_them_when_unsure(tmp_path: Pa
     framed = CharModel(copy)
     assert framed.views == Views((0.0, 0.16), 0.7)
     one = Job(photo("我"), "我")
-    [images], _, early, doubt, line = prepare_job(
+    [images], _, early, doubt, line, whole = prepare_job(
         one, framed.size, framed.thresholds, framed.charset, framed.views.margins
     )
     assert (
         early is None
         and doubt is None
         and line is None
+        and whole is None
         and images.shape == (3, framed.size, framed.size)
     )
     word, *_ = prepare_job(
