@@ -150,3 +150,39 @@ def synth_columns(
         columns = [_text(rng, low, high, chars) for _ in range(int(rng.integers(1, most + 1)))]
         out.append(SynthLine(render_columns(generator, columns, rng), "\n".join(columns)))
     return out
+
+
+def scanned_ink(scan: Gray) -> Gray:
+    """A scan of one handwritten character with its paper made white (its 90th
+    percentile) and its darkest ink black, cut to the ink."""
+    values = scan.astype(np.float32)
+    paper, darkest = float(np.percentile(values, 90)), float(values.min())
+    ink = np.clip(255 - (paper - values) * 255 / max(paper - darkest, 1.0), 0, 255)
+    ys, xs = np.nonzero(ink < 200)
+    if len(ys) > 0:
+        ink = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    out: Gray = ink.astype(np.uint8)
+    return out
+
+
+def real_word(scans: Sequence[Gray], *, height: int = 56, space: float = 0.2) -> Gray:
+    """Scans of real handwritten characters written side by side as one word: each one's
+    ink (``scanned_ink``) scaled to ``height`` on its longer side, centred on one line,
+    ``space`` times ``height`` apart (below zero they overlap), on white paper with a
+    margin of 24 px."""
+    glyphs = []
+    for scan in scans:
+        cut = Image.fromarray(scanned_ink(scan))
+        scale = height / max(cut.size)
+        size = (max(2, round(cut.width * scale)), max(2, round(cut.height * scale)))
+        glyphs.append(np.asarray(cut.resize(size, Image.Resampling.LANCZOS)))
+    gap, margin = round(space * height), 24
+    width = sum(g.shape[1] for g in glyphs) + gap * (len(glyphs) - 1) + 2 * margin
+    canvas = np.full((2 * height + 2 * margin, max(width, 2 * margin)), 255, dtype=np.uint8)
+    x = margin
+    for g in glyphs:
+        top = (canvas.shape[0] - g.shape[0]) // 2
+        region = canvas[top : top + g.shape[0], x : x + g.shape[1]]
+        np.minimum(region, g[:, : region.shape[1]], out=region)  # ink over ink where they overlap
+        x += g.shape[1] + gap
+    return canvas

@@ -388,31 +388,12 @@ def test_real_tall_characters_whose_parts_read_as_characters_stay_one(
     assert model.judge([Job(data, char)], thorough=thorough)[0].outcome is Outcome.CORRECT
 
 
-def _real_word(paths: list[str], height: int = 56, space: float = 0.2) -> bytes:
-    """Real characters of the sample written side by side as one word: each scan's paper
-    made white and its ink cropped, scaled to ``height``, ``space`` of it apart."""
-    glyphs = []
-    for path in paths:
-        scan = np.asarray(Image.open(REAL / path).convert("L"), dtype=np.float32)
-        paper, darkest = float(np.percentile(scan, 90)), float(scan.min())
-        ink = np.clip(255 - (paper - scan) * 255 / max(paper - darkest, 1), 0, 255)
-        ys, xs = np.nonzero(ink < 200)
-        cut = Image.fromarray(
-            ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.uint8)
-        )
-        scale = height / max(cut.size)
-        size = (max(2, round(cut.width * scale)), max(2, round(cut.height * scale)))
-        glyphs.append(np.asarray(cut.resize(size, Image.Resampling.LANCZOS)))
-    gap, margin = round(space * height), 24
-    width = sum(g.shape[1] for g in glyphs) + gap * (len(glyphs) - 1) + 2 * margin
-    canvas = np.full((2 * height + 2 * margin, width), 255, dtype=np.uint8)
-    x = margin
-    for g in glyphs:
-        top = (canvas.shape[0] - g.shape[0]) // 2
-        region = canvas[top : top + g.shape[0], x : x + g.shape[1]]
-        np.minimum(region, g, out=region)  # a negative space: the characters overlap
-        x += g.shape[1] + gap
-    return png(Image.fromarray(canvas))
+def _real_word(paths: list[str], space: float = 0.2) -> bytes:
+    """Real characters of the sample written side by side as one word."""
+    from recognition.linesynth import real_word
+
+    scans = [np.asarray(Image.open(REAL / path).convert("L")) for path in paths]
+    return png(Image.fromarray(real_word(scans, space=space)))
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared real handwriting not available")
