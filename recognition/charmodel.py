@@ -413,6 +413,10 @@ class Pieces(NamedTuple):
 # The margin around the ink's box that the model was trained with.
 MARGIN = 0.08
 
+# Ink whose box is under this share of a small picture's side is "too small" (a phone
+# photo's limit is ``Thresholds.min_ink_side`` at working size, 12 px of 256).
+SMALL_SCAN_INK = 0.07
+
 # The verdict for a picture of several characters when one is asked (a word in a row or
 # a column): ``prepare_job``'s aspect rule and ``CharModel.judge``'s reading both give it.
 SEVERAL = Decision(Outcome.UNCLEAR, reason="several characters")
@@ -460,9 +464,10 @@ def prepare_job(
         # Warning: decode turns PIL's decompression-bomb warning into an error.
         return Pieces([], [], Decision(Outcome.UNCLEAR, reason="not a readable image"))
     # Too small for a phone photo is a few percent of it; a small scan (64 px) is
-    # all character, and its ink is a handful of pixels by nature.
+    # all character, and its ink is a handful of pixels by nature (a 一 written short in
+    # a 64 px scan is a dash of 5-6 px, and read right: ``SMALL_SCAN_INK``).
     work_side = min(max(gray.shape), WORK_SIDE)
-    if prepared.ink_side < min(th.min_ink_side, 0.1 * work_side):
+    if prepared.ink_side < min(th.min_ink_side, SMALL_SCAN_INK * work_side):
         return Pieces([], [], Decision(Outcome.UNCLEAR, reason="too small"))
     # A wide box alone is not enough: 一 written long is one wide character. Nor are parts
     # side by side: 八 written flat is two strokes apart. So it is read anyway, and only a

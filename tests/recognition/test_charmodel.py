@@ -388,6 +388,23 @@ def test_real_tall_characters_whose_parts_read_as_characters_stay_one(
     assert model.judge([Job(data, char)], thorough=thorough)[0].outcome is Outcome.CORRECT
 
 
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared real handwriting not available")
+@pytest.mark.parametrize("name", ["w51_s5.png", "w70_s7.png", "w94_s4.png"])
+@pytest.mark.parametrize("thorough", [False, True], ids=["fast", "thorough"])
+def test_a_short_dash_in_a_small_scan_is_read(model: CharModel, name: str, thorough: bool) -> None:
+    # 一 written short in a 64 px scan: a dash of 5-6 px, once refused as "too small".
+    data = (REAL / "chinese-mnist" / "一" / name).read_bytes()
+    decision = model.judge([Job(data, "一")], thorough=thorough)[0]
+    assert decision.outcome is Outcome.CORRECT, decision.reason
+
+
+def test_a_speck_in_a_small_scan_is_too_small(model: CharModel) -> None:
+    scan = Image.new("L", (64, 64), 235)
+    ImageDraw.Draw(scan).line([(30, 32), (33, 32)], fill=40, width=1)  # 4 px
+    decision = model.judge([Job(png(scan), "一")])[0]
+    assert (decision.outcome, decision.reason) == (Outcome.UNCLEAR, "too small")
+
+
 def _real_word(paths: list[str], space: float = 0.2) -> bytes:
     """Real characters of the sample written side by side as one word."""
     from recognition.linesynth import real_word
