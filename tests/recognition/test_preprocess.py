@@ -645,15 +645,28 @@ def draw_bars(draw: ImageDraw.ImageDraw, box: Box, fill: Fill) -> None:
     draw.line([(x0 + 0.9 * w, y0), (x0 + 0.9 * w, y1)], fill=fill, width=max(3, w // 8))
 
 
-def test_split_characters_keeps_a_character_in_parts_whole() -> None:
-    bars = prepare(gray(page(box=(75, 75, 275, 225), drawer=draw_bars))).image
-    ring = prepare(gray(page(box=(75, 90, 225, 210), drawer=draw_ring))).image
+def bars_and_ring(ring_at: int = 270, *, join: bool = False) -> Image.Image:
+    """The bars (130 px empty inside them, up to x 240) and a ring from ``ring_at`` on,
+    side by side; ``join``: a thin stroke joins them (no empty column between)."""
     word = Image.new("L", (520, 300), PAPER)
     draw = ImageDraw.Draw(word)
-    draw_bars(draw, (40, 75, 240, 225), INK)  # 130 px empty inside it
-    draw_ring(draw, (270, 90, 420, 210), INK)  # 20 px after it
+    draw_bars(draw, (40, 75, 240, 225), INK)
+    draw_ring(draw, (ring_at, 90, ring_at + 150, 210), INK)
+    if join:
+        draw.line([(230, 150), (ring_at + 10, 150)], fill=INK, width=3)
+    return word
 
-    first, second = split_characters(gray(word), 2)
+
+def bars_and_ring_alone() -> tuple[Array, Array]:
+    bars = prepare(gray(page(box=(75, 75, 275, 225), drawer=draw_bars))).image
+    ring = prepare(gray(page(box=(75, 90, 225, 210), drawer=draw_ring))).image
+    return bars, ring
+
+
+def test_split_characters_keeps_a_character_in_parts_whole() -> None:
+    bars, ring = bars_and_ring_alone()
+
+    first, second = split_characters(gray(bars_and_ring()), 2)  # 30 px between
 
     # Cut at the first empty column near the middle, the bars came apart: a bar, and a
     # bar with the ring.
@@ -662,15 +675,9 @@ def test_split_characters_keeps_a_character_in_parts_whole() -> None:
 
 
 def test_split_characters_cuts_touching_characters_where_they_touch() -> None:
-    bars = prepare(gray(page(box=(75, 75, 275, 225), drawer=draw_bars))).image
-    ring = prepare(gray(page(box=(75, 90, 225, 210), drawer=draw_ring))).image
-    word = Image.new("L", (520, 300), PAPER)
-    draw = ImageDraw.Draw(word)
-    draw_bars(draw, (40, 75, 240, 225), INK)
-    draw_ring(draw, (260, 90, 410, 210), INK)
-    draw.line([(230, 150), (270, 150)], fill=INK, width=3)  # a thin join: no empty column
+    bars, ring = bars_and_ring_alone()
 
-    first, second = split_characters(gray(word), 2)
+    first, second = split_characters(gray(bars_and_ring(260, join=True)), 2)
 
     # Cut at the emptiest column near the middle, the bars came apart (and the ring kept
     # one of them: correlations -0.18 and 0.30); cut at the join, each is itself but for
@@ -680,10 +687,7 @@ def test_split_characters_cuts_touching_characters_where_they_touch() -> None:
 
 
 def test_a_word_s_strips_of_the_photo_hold_one_character_each() -> None:
-    word_img = Image.new("L", (520, 300), PAPER)
-    draw = ImageDraw.Draw(word_img)
-    draw_bars(draw, (40, 75, 240, 225), INK)
-    draw_ring(draw, (270, 90, 420, 210), INK)
+    word_img = bars_and_ring()
     word = split_word(gray(word_img), 2)
     paper = shrink(gray(word_img), WORK_SIDE)  # the photo at the size the ink was cut at
 
