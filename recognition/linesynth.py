@@ -182,6 +182,7 @@ def real_word(scans: Sequence[Gray], *, height: int = 56, space: float = 0.2) ->
     x = margin
     for g in glyphs:
         top = (canvas.shape[0] - g.shape[0]) // 2
+        x = max(0, x)  # overlapping by more than a glyph's width: from the left edge
         region = canvas[top : top + g.shape[0], x : x + g.shape[1]]
         np.minimum(region, g[:, : region.shape[1]], out=region)  # ink over ink where they overlap
         x += g.shape[1] + gap

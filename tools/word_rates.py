@@ -4,7 +4,8 @@ Usage: python tools/word_rates.py [MODEL_DIR] [--real DIR] [--words 600] [--leng
                                   [--spaces 0.2,0,-0.05] [--hand 3] [--fast] [--json]
 
 Real words: ``--words`` picks (seeded) of ``--length`` characters from the real sample
-(``DIR/<character>/*.png``, HSK 1 characters only), each scan's ink written side by side
+(``DIR/<character>/*.png`` or ``DIR/<sample>/<character>/*.png``, HSK 1 characters only;
+default ``../shared/data/real-handwriting``), each scan's ink written side by side
 at a height of 40-72 px (``linesynth.real_word``), ``space`` times the height apart for
 each of ``--spaces`` (0: touching boxes; below 0: overlapping). Each word is judged as the
 bot judges a photo answering it, against itself and against the word with one character
@@ -61,12 +62,16 @@ def another(word: str, charset: str, i: int) -> str:
 
 
 def scans(root: Path, charset: str) -> list[tuple[str, Path]]:
-    """Every scan of an HSK 1 character under ``root`` (one folder per sample)."""
+    """Every scan of an HSK 1 character under ``root``: ``root/<character>/*`` or, for
+    several samples, ``root/<sample>/<character>/*``."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    chars = [f for f in folders if f.name in charset] + [
+        c for f in folders if f.name not in charset for c in sorted(f.iterdir()) if c.is_dir()
+    ]
     return [
         (char.name, path)
-        for folder in sorted(p for p in root.iterdir() if p.is_dir())
-        for char in sorted(folder.iterdir())
-        if char.is_dir() and char.name in charset
+        for char in chars
+        if char.name in charset
         for path in sorted(char.iterdir())
         if path.suffix.lower() in {".png", ".jpg", ".jpeg"}
     ]

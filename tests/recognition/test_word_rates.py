@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -57,3 +59,19 @@ def test_word_rates_on_a_few_real_words(capsys: pytest.CaptureFixture[str]) -> N
     assert 0.0 <= r["accepted"] <= 1.0 and 0.0 <= r["singles_accepted"] <= 1.0
     assert r["wrong_accepted"] == 0.0
     assert '"operating_point": "fast"' in capsys.readouterr().out
+
+
+def test_scans_of_one_sample_or_of_several(tmp_path: Path) -> None:
+    tool = load_tool("word_rates")
+    from PIL import Image
+
+    for folder in (
+        tmp_path / "one" / "一",
+        tmp_path / "many" / "a" / "二",
+        tmp_path / "many" / "b" / "一",
+    ):
+        folder.mkdir(parents=True)
+        Image.fromarray(_scan(10, 10)).save(folder / "1.png")
+    (tmp_path / "one" / "unknown").mkdir()
+    assert [c for c, _ in tool.scans(tmp_path / "one", "一二")] == ["一"]
+    assert sorted(c for c, _ in tool.scans(tmp_path / "many", "一二")) == ["一", "二"]
