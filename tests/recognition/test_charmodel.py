@@ -440,7 +440,7 @@ def test_real_characters_written_as_a_word_are_accepted(
     data = _real_word(paths, space=space)
     decision = model.judge([Job(data, word)], thorough=thorough)[0]
     assert decision.outcome is Outcome.CORRECT, (decision.predicted, decision.reason)
-    # ...and the same picture is not any word.
+    # ...and the same picture is not the word reversed.
     other = model.judge([Job(data, word[::-1])], thorough=thorough)[0]
     assert other.outcome is Outcome.WRONG_CHARACTER
 
