@@ -438,6 +438,11 @@ def _square_round(paper: Gray, box: tuple[int, int, int, int]) -> Gray:
     return paper[max(0, cy - half) : cy + half, max(0, cx - half) : cx + half]
 
 
+def _paper(gray: Gray, inverted: bool) -> Gray:
+    """The photo as the readers see it: dark writing on light, at working size."""
+    return shrink((255 - gray).astype(np.uint8) if inverted else gray, WORK_SIDE)
+
+
 def prepare_job(
     job: Job, size: int, th: Thresholds, charset: str, extra: tuple[float, ...] = ()
 ) -> Pieces:
@@ -454,7 +459,7 @@ def prepare_job(
             word = split_word(gray, len(target), size, margins=(MARGIN, *extra))
             # The readers read each character from its strip of the photo, as a single
             # character from the whole photo (``paper`` below).
-            paper = shrink((255 - gray).astype(np.uint8) if word.inverted else gray, WORK_SIDE)
+            paper = _paper(gray, word.inverted)
             whole = np.ascontiguousarray(np.rot90(paper)) if word.vertical else paper
             return Pieces(word.pieces, word.strips(paper), whole=whole)
         prepared: Prepared = prepare(gray, size, margin=MARGIN, margins=extra)
@@ -479,7 +484,7 @@ def prepare_job(
     # own crop keeps faint strokes that our cleaning drops), dark ink on light. At the
     # size our preprocessing works at: a phone photo's full 1024 px cost the readers'
     # input 20-25 ms to make (in the main process), for no detail our model had.
-    paper = shrink((255 - gray).astype(np.uint8) if prepared.inverted else gray, WORK_SIDE)
+    paper = _paper(gray, prepared.inverted)
     # Handwritten words are often under 2.2 times as wide as tall (朋友 when 朋 is asked),
     # or written top to bottom; characters in parts are common in both directions (八, 零:
     # 雨 over 令), so the readers decide (``judge``), a column turned as LineOCR reads one.

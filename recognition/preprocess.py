@@ -954,25 +954,38 @@ def _column_pieces(ink: Ink) -> int:
     if ink.size == 0:
         return 0
     cols = ink.sum(0)
-    empty = cols < 0.02 * float(cols.max())
     min_gap = max(2, round(0.03 * len(cols)))
-    pieces, run = 1, 0
-    for is_empty in empty:
-        if is_empty:
-            run += 1
-        else:
-            if run >= min_gap:
-                pieces += 1
-            run = 0
-    return pieces
+    return 1 + sum(b - a >= min_gap for a, b in _empty_runs(_empty_columns(cols)))
 
 
-# Cutting a word into its characters (``split_word``): a column with less ink than this
-# share of the fullest column's is empty; the places to cut compared (the widest empty
-# runs, then the columns of least ink); the weight of the pieces' uneven widths against
-# the empty run's width, and of the ink cut through (a share of the fullest column's); a
-# cut through ink leaves at least this share of an even split's width either side.
-GAP_INK = 0.02
+# A column with less ink than this share of the fullest column's is empty.
+EMPTY_COLUMN = 0.02
+
+
+def _empty_columns(cols: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+    out: npt.NDArray[np.bool_] = cols < EMPTY_COLUMN * float(cols.max())
+    return out
+
+
+def _empty_runs(empty: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """The runs of empty columns that ink follows, as (first, end): a run at the end,
+    with no ink after it, is not one."""
+    runs: list[tuple[int, int]] = []
+    start = None
+    for x, is_empty in enumerate(empty):
+        if is_empty and start is None:
+            start = x
+        elif not is_empty and start is not None:
+            runs.append((start, x))
+            start = None
+    return runs
+
+
+# Cutting a word into its characters (``split_word``): the places to cut compared (the
+# widest empty runs, then the columns of least ink); the weight of the pieces' uneven
+# widths against the empty run's width, and of the ink cut through (a share of the
+# fullest column's); a cut through ink leaves at least this share of an even split's
+# width either side.
 GAP_CANDIDATES = 12
 GAP_BALANCE = 1.0
 GAP_INK_COST = 2.0
@@ -1002,17 +1015,10 @@ def _gap_cuts(cols: npt.NDArray[np.float32], count: int) -> list[int] | None:
     peak = float(cols.max())
     if width < 3 or peak <= 0.0:
         return None
-    empty = cols < GAP_INK * peak
-    places: list[tuple[int, int, float]] = []  # (from, to, the share of ink cut through)
-    start = None
-    for x in range(width):
-        if empty[x] and start is None:
-            start = x
-        elif not empty[x] and start is not None:
-            if start > 0:
-                places.append((start, x, 0.0))
-            start = None
-    # Columns of least ink: the middle of each dip of the smoothed profile, flat or not.
+    empty = _empty_columns(cols)
+    # (from, to, the share of ink cut through): the empty runs inside the word...
+    places = [(a, b, 0.0) for a, b in _empty_runs(empty) if a > 0]
+    # ...and the columns of least ink: the middle of each dip of the smoothed profile.
     smooth = np.convolve(cols, np.ones(3) / 3, mode="same")
     x = 1
     while x < width - 1:
